@@ -1,0 +1,33 @@
+"""Build the parts a pipeline needs from a Config, and close them in order.
+
+Both shells (the `fetch` command and the daemon) open the pipeline here, so
+there is one way to wire store, sink, HTTP client and workers together.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from ingest.config import Config
+from ingest.fetch import HttpClient
+from ingest.pipeline import Pipeline
+from ingest.sink import JsonlSink
+from ingest.state import SqliteStore
+from ingest.workers import WorkerPool
+
+
+@contextlib.asynccontextmanager
+async def open_pipeline(cfg: Config) -> AsyncIterator[Pipeline]:
+    store = SqliteStore(cfg.state.path, lock_timeout=cfg.state.lock_timeout)
+    try:
+        sink = JsonlSink(cfg.output.dir, partition=cfg.output.partition)
+        workers = WorkerPool(cfg.extract.workers)
+        workers.start()
+        try:
+            async with HttpClient(cfg.http) as http:
+                yield Pipeline(cfg, store, http, workers, sink)
+        finally:
+            workers.close()
+    finally:
+        store.close()

@@ -1,0 +1,117 @@
+"""Article pages to clean text; the only module that imports trafilatura.
+
+`extract_article` runs in worker processes (see `ingest.workers`): it is a
+plain function of bytes to a small picklable `Article`, so nothing heavy ever
+crosses the process boundary twice and the event loop never parses HTML.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+from ingest.errors import SkipEntry
+from ingest.models import Article
+
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.IGNORECASE)
+_HTTP_CHARSET = re.compile(r"""charset\s*=\s*["']?([^"';\s]+)""", re.IGNORECASE)
+_HTML_LANG = re.compile(r"""<html[^>]*?\blang\s*=\s*["']?([a-zA-Z]{2,3})(?:[-_][a-zA-Z0-9]+)*""",
+                        re.IGNORECASE)
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+         (codecs.BOM_UTF16_BE, "utf-16-be"))
+# WHATWG: these labels mean windows-1252 in a browser.
+_ALIASES = {"iso-8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252",
+            "us-ascii": "cp1252", "ascii": "cp1252", "iso8859-1": "cp1252", "gb2312": "gb18030",
+            "gbk": "gb18030", "x-sjis": "shift_jis"}
+_PRESCAN = 4096  # browsers look at 1024 bytes; real pages put <meta> later
+
+
+def decode_html(content: bytes, content_type: str = "") -> str:
+    """Decode page bytes like a browser: BOM, (valid UTF-8), HTTP charset, <meta>, detection."""
+    for bom, codec in _BOMS:
+        if content.startswith(bom):
+            return content[len(bom):].decode(codec, errors="replace")
+    # Bytes that are valid UTF-8 are UTF-8, whatever the label says: text in a
+    # legacy charset is practically never valid UTF-8, while pages re-encoded
+    # to UTF-8 under a stale "iso-8859-1" or "gb2312" label are common.
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    for label in (_charset_from_header(content_type), _charset_from_meta(content)):
+        codec = _codec(label)
+        if codec:
+            return content.decode(codec, errors="replace")
+    from charset_normalizer import from_bytes  # only for undeclared, non-UTF-8 pages
+
+    best = from_bytes(content[:200_000]).best()
+    return content.decode(best.encoding if best else "cp1252", errors="replace")
+
+
+def _charset_from_header(content_type: str) -> str | None:
+    match = _HTTP_CHARSET.search(content_type or "")
+    return match.group(1) if match else None
+
+
+def _charset_from_meta(content: bytes) -> str | None:
+    match = _META_CHARSET.search(content[:_PRESCAN])
+    return match.group(1).decode("ascii", "ignore") if match else None
+
+
+def _codec(label: str | None) -> str | None:
+    if not label:
+        return None
+    label = label.strip().lower()
+    label = _ALIASES.get(label, label)
+    try:
+        name = codecs.lookup(label).name
+    except LookupError:
+        return None
+    # A page that says UTF-16 in <meta> is really ASCII-compatible (WHATWG).
+    return "utf-8" if name.startswith("utf-16") else name
+
+
+def extract_article(content: bytes, url: str, content_type: str = "") -> Article:
+    """Main text and metadata of an article page; SkipEntry('no_text') if none."""
+    import trafilatura  # heavy: imported once per worker process
+
+    html = decode_html(content, content_type)
+    doc = trafilatura.bare_extraction(
+        html, url=url, with_metadata=True, include_comments=False,
+        include_tables=True, include_images=False, deduplicate=False)
+    text = (doc.text or "").strip() if doc is not None else ""
+    if not text:
+        raise SkipEntry("no_text", f"{url}: the extractor found no article text")
+    title = (doc.title or "").strip() or None
+    return Article(
+        text=_drop_title(text, title),
+        title=title,
+        authors=tuple(a.strip() for a in (doc.author or "").split(";") if a.strip()),
+        published=doc.date or None,
+        language=_page_language(html) or doc.language or None,
+        site_name=(doc.sitename or "").strip() or None,
+        canonical_url=doc.url if doc.url and doc.url != url else None,
+        image=doc.image or None,
+        description=(doc.description or "").strip() or None,
+        tags=tuple(t for t in (doc.tags or []) if t),
+    )
+
+
+def _drop_title(text: str, title: str | None) -> str:
+    """trafilatura may repeat the headline as the first line; the title has its own field."""
+    if not title:
+        return text
+    first, _, rest = text.partition("\n")
+    if _squash(first) == _squash(title) and rest.strip():
+        return rest.strip()
+    return text
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\W+", "", text).casefold()
+
+
+def _page_language(html: str) -> str | None:
+    match = _HTML_LANG.search(html[:_PRESCAN * 4])
+    return match.group(1).lower() if match else None

@@ -1,0 +1,144 @@
+"""Frozen values the stages exchange. No stage hands another a library object."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One configured feed."""
+
+    name: str
+    url: str
+    interval: float | None = None  # seconds; None = schedule.interval
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """A successful (2xx) HTTP exchange, body read whole and within its cap."""
+
+    url: str  # what we asked for
+    final_url: str  # after redirects
+    status: int
+    headers: dict[str, str]  # lower-cased names
+    content: bytes
+    elapsed: float = 0.0
+
+    @property
+    def etag(self) -> str | None:
+        return self.headers.get("etag")
+
+    @property
+    def last_modified(self) -> str | None:
+        return self.headers.get("last-modified")
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One item of a feed, as the feed gives it (links already absolute)."""
+
+    link: str | None
+    guid: str | None
+    title: str = ""
+    published: str | None = None  # ISO 8601 UTC
+    authors: tuple[str, ...] = ()
+    summary: str = ""  # plain text
+    content: str = ""  # plain text of content:encoded / atom content
+    tags: tuple[str, ...] = ()
+    image: str | None = None
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """A parsed feed: its entries plus the feed-level facts the pipeline uses."""
+
+    entries: tuple[Entry, ...]
+    title: str = ""
+    language: str | None = None
+    rights: str | None = None
+    ttl: float | None = None  # seconds, from <ttl>
+    update_period: float | None = None  # seconds, from sy:updatePeriod/Frequency
+    warning: str | None = None  # recoverable parse problem (bozo with entries)
+
+
+@dataclass(frozen=True)
+class Article:
+    """What the extractor found on a page."""
+
+    text: str
+    title: str | None = None
+    authors: tuple[str, ...] = ()
+    published: str | None = None
+    language: str | None = None
+    site_name: str | None = None
+    canonical_url: str | None = None
+    image: str | None = None
+    description: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    """The footer stage's result for one text."""
+
+    text: str
+    removed: tuple[str, ...] = ()
+    rights: str | None = None
+
+
+@dataclass(frozen=True)
+class Record:
+    """One output line. Field order is the order of keys in the JSON object."""
+
+    id: str
+    url: str
+    feed: str
+    feed_url: str
+    guid: str | None
+    title: str
+    published: str | None
+    fetched_at: str
+    text: str
+    body_source: str  # "page" | "feed"
+    schema_version: int = SCHEMA_VERSION
+    canonical_url: str | None = None
+    authors: tuple[str, ...] = ()
+    language: str | None = None
+    site_name: str | None = None
+    summary: str | None = None
+    tags: tuple[str, ...] = ()
+    image: str | None = None
+    footers_removed: tuple[str, ...] = ()
+    rights: str | None = None
+    final_url: str | None = None  # the page's URL after redirects, when it differs
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class FeedState:
+    """What the store remembers of one feed between polls (mutable on purpose)."""
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    last_poll_at: float | None = None
+    last_success_at: float | None = None
+    last_new_at: float | None = None
+    last_unconditional_at: float | None = None
+    next_poll_at: float | None = None
+    interval: float | None = None  # the adaptive interval last chosen
+    failures: int = 0
+    last_error: str | None = None
+    articles_written: int = 0
+    extra: dict = field(default_factory=dict)

@@ -1,0 +1,85 @@
+"""What a poll produced, counted in one place (scrapy's written / dropped / failed)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from ingest.models import Feed
+
+# Poll outcomes: "new" (something written), "nothing_new", "not_modified" (304),
+# "unchanged" (same bytes as last time), "failed".
+OK_OUTCOMES = ("new", "nothing_new", "not_modified", "unchanged")
+
+
+@dataclass
+class PollResult:
+    feed: Feed
+    outcome: str = "nothing_new"
+    error: str | None = None  # human message, names the feed's URL and the reason
+    error_kind: str | None = None  # short label: timeout, http_503, parse, sink...
+    entries: int = 0
+    written: int = 0
+    already_seen: int = 0
+    duplicates: int = 0
+    deferred: int = 0  # left for a later run (transient page failures, host backoff)
+    pages: int = 0  # page requests made
+    footers_removed: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    retry_after: float | None = None  # the host asked us to wait this long
+    hints: dict = field(default_factory=dict)  # ttl, update_period, max_age: seconds
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in OK_OUTCOMES
+
+    def fail(self, kind: str, message: str) -> "PollResult":
+        self.outcome, self.error_kind, self.error = "failed", kind, message
+        return self
+
+
+@dataclass
+class RunStats:
+    """Totals of one `ingest fetch` run (or of the daemon's lifetime)."""
+
+    results: list[PollResult] = field(default_factory=list)
+    seconds: float = 0.0
+    recovered: int = 0  # records found on disk at start that the store did not know
+
+    def add(self, result: PollResult) -> None:
+        self.results.append(result)
+
+    @property
+    def failed(self) -> list[PollResult]:
+        return [r for r in self.results if not r.ok]
+
+    def total(self, name: str) -> int:
+        return sum(getattr(r, name) for r in self.results)
+
+    def skipped(self) -> Counter:
+        total: Counter = Counter()
+        for r in self.results:
+            total.update(r.skipped)
+        return total
+
+    def summary(self) -> str:
+        outcomes = Counter(r.outcome for r in self.results)
+        ok = outcomes["new"] + outcomes["nothing_new"]
+        not_modified = outcomes["not_modified"] + outcomes["unchanged"]
+        lines = [
+            f"feeds: {ok} ok, {not_modified} not modified, {len(self.failed)} failed",
+            f"articles: {self.total('written')} written, {self.total('already_seen')} already seen, "
+            f"{self.total('duplicates')} duplicates dropped, {self.total('deferred')} left for "
+            f"a later run",
+            f"footers removed: {self.total('footers_removed')}; page requests: "
+            f"{self.total('pages')}; {self.seconds:.1f}s",
+        ]
+        skipped = self.skipped()
+        if skipped:
+            lines.append("skipped: " + ", ".join(f"{n} {k}" for k, n in sorted(skipped.items())))
+        if self.recovered:
+            lines.append(f"recovered: {self.recovered} records written before a crash")
+        for r in self.failed:
+            lines.append(f"FAILED {r.feed.name} ({r.feed.url}): {r.error}")
+        return "\n".join(lines)

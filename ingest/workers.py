@@ -1,0 +1,50 @@
+"""A warm pool of worker processes for CPU-bound stages (extraction, feed parsing).
+
+Workers are forked from a forkserver that has already imported trafilatura and
+feedparser, so each starts in milliseconds and none re-imports them; they are
+recycled after `max_tasks` jobs to keep long-running memory flat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from ingest.errors import IngestError
+
+_PRELOAD = ["ingest.extract", "ingest.feeds", "trafilatura", "feedparser"]
+
+
+class WorkerPool:
+    def __init__(self, workers: int = 0, *, max_tasks: int = 1000) -> None:
+        self.size = workers or os.cpu_count() or 1
+        self._max_tasks = max_tasks
+        self._pool: ProcessPoolExecutor | None = None
+
+    def start(self) -> None:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(_PRELOAD)
+        self._pool = ProcessPoolExecutor(self.size, mp_context=ctx,
+                                         max_tasks_per_child=self._max_tasks)
+        for _ in range(self.size):  # fork the workers now, while feeds download
+            self._pool.submit(os.getpid)
+
+    async def run(self, func, *args):
+        """Run ``func(*args)`` in a worker; exceptions it raises come back as they are."""
+        if self._pool is None:
+            self.start()
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._pool, func, *args)
+        except BrokenProcessPool as exc:
+            # A worker died (out of memory, killed): start a fresh pool for the next job.
+            self._pool = None
+            raise IngestError(f"workers: a worker process died ({exc})") from exc
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None

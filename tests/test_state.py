@@ -1,0 +1,98 @@
+import multiprocessing
+import sqlite3
+
+import pytest
+
+from ingest.errors import StateLocked
+from ingest.models import FeedState
+from ingest.state import SqliteStore
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = SqliteStore(tmp_path / "state" / "state.sqlite", clock=lambda: 1000.0)
+    yield s
+    s.close()
+
+
+def test_seen_marks_and_checkpoints_are_atomic(store):
+    assert store.unseen(["a", "b", "c"]) == {"a", "b", "c"}
+    store.mark_seen({"a": "written", "b": "skipped:http_404"}, {"articles.jsonl": 120})
+    assert store.unseen(["a", "b", "c"]) == {"c"}
+    assert store.checkpoints() == {"articles.jsonl": 120}
+    store.mark_seen({}, {"articles.jsonl": 240})
+    assert store.checkpoints() == {"articles.jsonl": 240}
+
+
+def test_unseen_handles_large_batches(store):
+    keys = [f"k{i}" for i in range(1500)]
+    store.mark_seen({k: "written" for k in keys[::2]})
+    assert store.unseen(keys) == set(keys[1::2])
+
+
+def test_attempts_count_and_reset_when_seen(store):
+    assert store.record_attempt("x", "timeout") == 1
+    assert store.record_attempt("x", "timeout") == 2
+    store.mark_seen({"x": "written"})
+    assert store.record_attempt("x", "timeout") == 1
+
+
+def test_feed_state_round_trip_and_due(store):
+    st = store.get_feed("https://a/feed")
+    assert st.etag is None and st.failures == 0
+    st.etag, st.next_poll_at, st.failures = '"v1"', 500.0, 2
+    store.put_feed(st)
+    other = FeedState(url="https://b/feed", next_poll_at=2000.0)
+    store.put_feed(other)
+    assert store.get_feed("https://a/feed").etag == '"v1"'
+    assert store.due_feeds(1000.0, 10) == ["https://a/feed"]
+    assert [f.url for f in store.all_feeds()] == ["https://a/feed", "https://b/feed"]
+
+
+def test_footer_counts_accumulate(store):
+    store.add_footer_counts("ansa.it", {"segui ansa": (3, "Segui ANSA")})
+    store.add_footer_counts("ansa.it", {"segui ansa": (2, "Segui ANSA")})
+    assert store.footer_counts("ansa.it") == {"segui ansa": 5}
+    assert store.footer_lines("ansa.it") == [("ansa.it", "segui ansa", "Segui ANSA", 5)]
+    assert store.footer_counts("other.it") == {}
+
+
+def test_claims_are_exclusive(store):
+    assert store.claim("id1")
+    assert not store.claim("id1")
+    store.release("id1")
+    assert store.claim("id1")
+
+
+def test_store_is_wal_and_survives_reopen(tmp_path):
+    path = tmp_path / "s.sqlite"
+    s = SqliteStore(path)
+    s.mark_seen({"a": "written"})
+    s.close()
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    s = SqliteStore(path)
+    assert s.unseen(["a"]) == set()
+    s.close()
+
+
+def _hold_lock(path, ready, release):
+    s = SqliteStore(path)
+    ready.set()
+    release.wait(10)
+    s.close()
+
+
+def test_second_process_waits_then_gives_a_clear_error(tmp_path):
+    path = tmp_path / "s.sqlite"
+    ctx = multiprocessing.get_context("spawn")
+    ready, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(path, ready, release))
+    holder.start()
+    try:
+        assert ready.wait(20)
+        with pytest.raises(StateLocked, match=rf"held by another ingest process \(pid {holder.pid}\)"):
+            SqliteStore(path, lock_timeout=0.3)
+    finally:
+        release.set()
+        holder.join(10)
+    SqliteStore(path, lock_timeout=1).close()  # free again
