@@ -72,8 +72,13 @@ def _codec(label: str | None) -> str | None:
     return "utf-8" if name.startswith("utf-16") else name
 
 
-def extract_article(content: bytes, url: str, content_type: str = "") -> Article:
-    """Main text and metadata of an article page; SkipEntry('no_text') if none."""
+def extract_article(content: bytes, url: str, content_type: str = "",
+                    feed_title: str | None = None) -> Article:
+    """Main text and metadata of an article page; SkipEntry('no_text') if none.
+
+    ``feed_title`` (the entry's title in the feed) helps drop a headline that
+    the extractor left at the top of the text.
+    """
     import trafilatura  # heavy: imported once per worker process
 
     html = decode_html(content, content_type)
@@ -85,7 +90,7 @@ def extract_article(content: bytes, url: str, content_type: str = "") -> Article
         raise SkipEntry("no_text", f"{url}: the extractor found no article text")
     title = (doc.title or "").strip() or None
     return Article(
-        text=_drop_title(text, title),
+        text=_drop_title(text, (title, feed_title)),
         title=title,
         authors=tuple(a.strip() for a in (doc.author or "").split(";") if a.strip()),
         published=doc.date or None,
@@ -98,12 +103,11 @@ def extract_article(content: bytes, url: str, content_type: str = "") -> Article
     )
 
 
-def _drop_title(text: str, title: str | None) -> str:
+def _drop_title(text: str, titles: tuple[str | None, ...]) -> str:
     """trafilatura may repeat the headline as the first line; the title has its own field."""
-    if not title:
-        return text
     first, _, rest = text.partition("\n")
-    if _squash(first) == _squash(title) and rest.strip():
+    wanted = {_squash(t) for t in titles if t}
+    if rest.strip() and _squash(first) in wanted:
         return rest.strip()
     return text
 

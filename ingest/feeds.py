@@ -22,6 +22,7 @@ from ingest.models import Entry, ParsedFeed
 log = logging.getLogger("ingest.feeds")
 
 _XML_ENCODING = re.compile(r"""(<\?xml[^>]*encoding=["'])[^"']*(["'])""")
+_HTML_START = re.compile(rb"\s*(<!--.*?-->\s*)*<(!doctype\s+html|html[\s>])", re.IGNORECASE | re.DOTALL)
 _PERIOD_SECONDS = {"hourly": 3600, "daily": 86400, "weekly": 604800,
                    "monthly": 2592000, "yearly": 31536000}
 
@@ -39,6 +40,9 @@ def parse_feed(content: bytes, *, url: str, content_type: str = "") -> ParsedFee
         raise FeedParseError(f"{url}: feed parser failed: {exc}") from exc
     problem = _bozo_message(parsed)
     entries = tuple(e for e in (_entry(raw) for raw in parsed.entries) if e is not None)
+    if not entries and _HTML_START.match(content[:1024]):
+        raise FeedParseError(f"{url}: not a feed: the server sent an HTML page"
+                             f" ({content_type or 'no content type'})")
     if not entries and problem and not _is_empty_feed(parsed):
         raise FeedParseError(f"{url}: not a usable feed ({problem})")
     if not entries and not parsed.get("version"):

@@ -28,6 +28,8 @@ class PollResult:
     skipped: Counter = field(default_factory=Counter)
     retry_after: float | None = None  # the host asked us to wait this long
     hints: dict = field(default_factory=dict)  # ttl, update_period, max_age: seconds
+    fetch_seconds: list = field(default_factory=list)  # per HTTP exchange (feed and pages)
+    extract_seconds: list = field(default_factory=list)  # per page extraction
     seconds: float = 0.0
 
     @property
@@ -81,5 +83,7 @@ class RunStats:
         if self.recovered:
             lines.append(f"recovered: {self.recovered} records written before a crash")
         for r in self.failed:
-            lines.append(f"FAILED {r.feed.name} ({r.feed.url}): {r.error}")
+            error = r.error or r.error_kind or "failed"
+            where = "" if r.feed.url in error else f" ({r.feed.url})"
+            lines.append(f"FAILED {r.feed.name}{where}: {error}")
         return "\n".join(lines)

@@ -120,6 +120,7 @@ class Pipeline:
         except NotModified:
             result.outcome = "not_modified"
             return
+        result.fetch_seconds.append(fetched.elapsed)
         result.hints.update(cache_hints(fetched.headers))
         body_hash = hashlib.sha256(fetched.content).hexdigest()
         if body_hash == state.body_hash and not unconditional:
@@ -214,15 +215,19 @@ class Pipeline:
             result.pages += 1
             return self._transient(draft, exc, marks, result)
         result.pages += 1
+        result.fetch_seconds.append(page.elapsed)
         if not self._claim_final_url(draft, page, result, marks):
             return None
+        started = time.monotonic()
         try:
             draft.article = await self.workers.run(
-                extract_article, page.content, page.final_url, page.content_type)
+                extract_article, page.content, page.final_url, page.content_type,
+                draft.entry.title)
         except SkipEntry as exc:
             return self._fallback(draft, exc.reason, marks, result)
         except IngestError as exc:  # a worker died
             return self._transient(draft, exc, marks, result)
+        result.extract_seconds.append(time.monotonic() - started)
         draft.text = draft.article.text
         return draft
 
