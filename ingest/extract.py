@@ -89,12 +89,15 @@ def extract_article(content: bytes, url: str, content_type: str = "",
     if not text:
         raise SkipEntry("no_text", f"{url}: the extractor found no article text")
     title = (doc.title or "").strip() or None
+    text = _drop_title(text, (title, feed_title))
+    language = _page_language(html) or doc.language or None
     return Article(
-        text=_drop_title(text, (title, feed_title)),
+        text=text,
         title=title,
         authors=tuple(a.strip() for a in (doc.author or "").split(";") if a.strip()),
         published=doc.date or None,
-        language=_page_language(html) or doc.language or None,
+        language=language,
+        detected_language=None if language else _detect(text),
         site_name=(doc.sitename or "").strip() or None,
         canonical_url=doc.url if doc.url and doc.url != url else None,
         image=doc.image or None,
@@ -114,6 +117,12 @@ def _drop_title(text: str, titles: tuple[str | None, ...]) -> str:
 
 def _squash(text: str) -> str:
     return re.sub(r"\W+", "", text).casefold()
+
+
+def _detect(text: str) -> str | None:
+    from ingest.langid import detect_language  # preloaded in the worker processes
+
+    return detect_language(text)
 
 
 def _page_language(html: str) -> str | None:

@@ -77,7 +77,8 @@ class Article:
     title: str | None = None
     authors: tuple[str, ...] = ()
     published: str | None = None
-    language: str | None = None
+    language: str | None = None  # the page's own <html lang>
+    detected_language: str | None = None  # guessed from the text
     site_name: str | None = None
     canonical_url: str | None = None
     image: str | None = None

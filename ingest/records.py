@@ -28,7 +28,7 @@ def build_record(feed: Feed, parsed: ParsedFeed, draft, cleaned: Cleaned,
         body_source=draft.body_source,
         canonical_url=article.canonical_url if article else None,
         authors=(article.authors if article and article.authors else entry.authors),
-        language=(article.language if article else None) or parsed.language,
+        language=_language(article, parsed, cleaned.text),
         site_name=article.site_name if article else None,
         summary=entry.summary or (article.description if article else None) or None,
         tags=tuple(dict.fromkeys(entry.tags + (article.tags if article else ()))),
@@ -37,6 +37,15 @@ def build_record(feed: Feed, parsed: ParsedFeed, draft, cleaned: Cleaned,
         rights=cleaned.rights,
         final_url=draft.final_url,
     )
+
+
+def _language(article, parsed: ParsedFeed, text: str) -> str | None:
+    """The page's lang, else the feed's <language>, else detected from the text."""
+    if article and article.language:
+        return article.language
+    if parsed.language:
+        return parsed.language.split("-")[0].lower()
+    return article.detected_language if article else None
 
 
 def _page_date(value: str | None) -> str | None:

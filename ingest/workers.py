@@ -15,7 +15,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from ingest.errors import IngestError
 
-_PRELOAD = ["ingest.extract", "ingest.feeds", "trafilatura", "feedparser"]
+_PRELOAD = ["ingest.extract", "ingest.feeds", "ingest.langid", "trafilatura", "feedparser"]
 
 
 class WorkerPool:

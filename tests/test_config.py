@@ -1,0 +1,371 @@
+"""config.yaml + INGEST_* overrides -> Config, and every error naming file:line: key."""
+
+from __future__ import annotations
+
+import io
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from ingest import USER_AGENT
+from ingest.config import (
+    Config,
+    ExtractConfig,
+    FootersConfig,
+    HttpConfig,
+    OutputConfig,
+    ScheduleConfig,
+    ServerConfig,
+    StateConfig,
+    effective_config,
+    load_config,
+    parse_duration,
+    parse_size,
+)
+from ingest.errors import ConfigError
+from ingest.models import Feed
+
+MINIMAL = "feeds:\n  - url: https://example.com/rss.xml\n"
+
+FULL = """\
+feeds:
+  - url: https://www.ansa.it/sito/notizie/topnews/topnews_rss.xml
+  - url: https://example.com/feed
+    name: Example News
+    interval: 1h30m
+    tags: [world, it]
+output:
+  dir: out
+  partition: none
+state:
+  path: /var/lib/ingest/state.sqlite
+  lock_timeout: 0
+  max_attempts: 3
+  retention: 30d
+http:
+  timeout: 90s
+  user_agent: test-agent/1.0
+  allow_private_networks: true
+  per_host_concurrency: 4
+  per_host_delay: 0.5
+  max_feed_bytes: 5 MiB
+  max_page_bytes: 500kB
+  max_redirects: 0
+  max_connections: 8
+extract:
+  workers: 2
+  min_feed_text: 500
+footers:
+  learn: false
+  min_count: 4
+  sites:
+    www.ANSA.it:
+      - '^Riproduzione riservata'
+      - '© ANSA'
+schedule:
+  interval: 10m
+  min_interval: 1m
+  max_interval: 2h
+  concurrency: 3
+  failing_after: 7
+  shutdown_grace: 5
+server:
+  host: 127.0.0.1
+  port: 9100
+"""
+
+
+def write(folder: Path, text: str, name: str = "config.yaml") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def test_full_config(tmp_path):
+    path = write(tmp_path, FULL)
+    assert load_config(path, env={}) == Config(
+        path=path,
+        feeds=(
+            Feed("ansa.it-sito-notizie-topnews-topnews_rss.xml",
+                 "https://www.ansa.it/sito/notizie/topnews/topnews_rss.xml"),
+            Feed("Example News", "https://example.com/feed", 5400.0, ("world", "it")),
+        ),
+        output=OutputConfig(dir=tmp_path / "out", partition="none"),
+        state=StateConfig(path=Path("/var/lib/ingest/state.sqlite"), lock_timeout=0.0,
+                          max_attempts=3, retention=30 * 86400.0),
+        http=HttpConfig(timeout=90.0, user_agent="test-agent/1.0", allow_private_networks=True,
+                        per_host_concurrency=4, per_host_delay=0.5, max_feed_bytes=5 * 2**20,
+                        max_page_bytes=500_000, max_redirects=0, max_connections=8),
+        extract=ExtractConfig(workers=2, min_feed_text=500),
+        footers=FootersConfig(learn=False, min_count=4,
+                              sites={"ansa.it": ("^Riproduzione riservata", "© ANSA")}),
+        schedule=ScheduleConfig(interval=600.0, min_interval=60.0, max_interval=7200.0,
+                                concurrency=3, failing_after=7, shutdown_grace=5.0),
+        server=ServerConfig(host="127.0.0.1", port=9100),
+    )
+
+
+def test_defaults(tmp_path):
+    path = write(tmp_path, MINIMAL)
+    assert load_config(path, env={}) == Config(
+        path=path,
+        feeds=(Feed("example.com-rss.xml", "https://example.com/rss.xml"),),
+        output=OutputConfig(dir=tmp_path / "data"),
+        state=StateConfig(path=tmp_path / "data" / "state.sqlite"),
+    )
+    assert HttpConfig().user_agent == USER_AGENT
+
+
+def test_relative_paths_resolve_against_config_folder(tmp_path, monkeypatch):
+    write(tmp_path / "conf", MINIMAL + "output:\n  dir: out\nstate:\n  path: ../st/s.db\n")
+    monkeypatch.chdir(write(tmp_path / "elsewhere", "").parent)
+    cfg = load_config("../conf/config.yaml", env={"INGEST_CONFIG": "ignored"})
+    assert cfg.path == tmp_path / "conf" / "config.yaml"
+    assert cfg.output.dir == tmp_path / "conf" / "out"
+    assert cfg.state.path == tmp_path / "st" / "s.db"
+    assert not (tmp_path / "conf" / "out").exists()  # resolved, not created
+
+
+def test_env_paths_resolve_against_cwd(tmp_path, monkeypatch):
+    path = write(tmp_path / "conf", MINIMAL)
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(path, env={"INGEST_OUTPUT_DIR": "run/out", "INGEST_STATE_PATH": "/s.db"})
+    assert (cfg.output.dir, cfg.state.path) == (tmp_path / "run" / "out", Path("/s.db"))
+
+
+@pytest.mark.parametrize(("name", "value", "section", "key", "expected"), [
+    ("INGEST_HTTP_USER_AGENT", "bot/2 (+https://x.test)", "http", "user_agent",
+     "bot/2 (+https://x.test)"),
+    ("INGEST_HTTP_TIMEOUT", "45", "http", "timeout", 45.0),
+    ("INGEST_HTTP_TIMEOUT", "2m", "http", "timeout", 120.0),
+    ("INGEST_HTTP_ALLOW_PRIVATE_NETWORKS", "true", "http", "allow_private_networks", True),
+    ("INGEST_HTTP_MAX_FEED_BYTES", "1MB", "http", "max_feed_bytes", 1_000_000),
+    ("INGEST_SCHEDULE_INTERVAL", "5m", "schedule", "interval", 300.0),
+    ("INGEST_SERVER_PORT", "9000", "server", "port", 9000),
+    ("INGEST_SERVER_PORT", "null", "server", "port", None),
+    ("INGEST_SERVER_PORT", "0", "server", "port", None),
+    ("INGEST_SERVER_PORT", "", "server", "port", None),
+    ("INGEST_SERVER_HOST", "::", "server", "host", "::"),  # text is taken as is, not YAML
+    ("INGEST_OUTPUT_PARTITION", "none", "output", "partition", "none"),
+    ("INGEST_FOOTERS_LEARN", "false", "footers", "learn", False),
+    ("INGEST_EXTRACT_WORKERS", "3", "extract", "workers", 3),
+    ("INGEST_CONFIG", "/elsewhere.yaml", "http", "timeout", 10.0),  # reserved for the CLI
+])
+def test_env_overrides_file(tmp_path, name, value, section, key, expected):
+    path = write(tmp_path, MINIMAL + "http:\n  timeout: 10\nserver:\n  port: 8000\n")
+    cfg = load_config(path, env={name: value, "UNRELATED": "x"})
+    assert getattr(getattr(cfg, section), key) == expected
+
+
+def test_env_defaults_to_os_environ(tmp_path, monkeypatch):
+    monkeypatch.setenv("INGEST_HTTP_TIMEOUT", "7")
+    assert load_config(write(tmp_path, MINIMAL)).http.timeout == 7.0
+
+
+@pytest.mark.parametrize(("urls", "names"), [
+    (["https://www.ansa.it/sito/notizie/topnews/topnews_rss.xml"],
+     ["ansa.it-sito-notizie-topnews-topnews_rss.xml"]),
+    (["https://example.com/", "http://example.com:8080/?feed=rss2"],
+     ["example.com", "example.com-8080-feed-rss2"]),
+    (["https://a.test/x", "https://a.test/x/", "https://a.test/x."],
+     ["a.test-x", "a.test-x-2", "a.test-x-3"]),
+])
+def test_derived_feed_names(tmp_path, urls, names):
+    text = "feeds:\n" + "".join(f"  - url: '{u}'\n" for u in urls)
+    cfg = load_config(write(tmp_path, text), env={})
+    assert [f.name for f in cfg.feeds] == names
+
+
+def test_derived_name_steps_around_given_names(tmp_path):
+    text = "feeds:\n  - url: https://a.test/x\n  - url: https://b.test/\n    name: A.TEST-X\n"
+    cfg = load_config(write(tmp_path, text), env={})
+    assert [f.name for f in cfg.feeds] == ["a.test-x-2", "A.TEST-X"]
+
+
+def test_yaml_merge_keys_and_nulls(tmp_path):
+    text = """\
+    feeds:
+      - &base
+        url: https://a.test/rss
+        interval: 1h
+        tags: [x]
+      - <<: *base
+        url: https://b.test/rss
+        name: null
+    server:
+      port: null
+    """
+    cfg = load_config(write(tmp_path, text), env={})
+    assert cfg.feeds[1] == Feed("b.test-rss", "https://b.test/rss", 3600.0, ("x",))
+    assert cfg.server.port is None
+
+
+def test_effective_config_is_plain_data(tmp_path):
+    path = write(tmp_path, FULL)
+    plain = effective_config(load_config(path, env={}))
+    assert json.loads(json.dumps(plain)) == plain
+    YAML(typ="safe").dump(plain, io.StringIO())  # no ruamel scalar types left inside
+    assert plain["path"] == str(path)
+    assert plain["output"] == {"dir": str(tmp_path / "out"), "partition": "none"}
+    assert plain["feeds"][1] == {"name": "Example News", "url": "https://example.com/feed",
+                                 "interval": 5400.0, "tags": ["world", "it"]}
+    assert plain["footers"]["sites"] == {"ansa.it": ["^Riproduzione riservata", "© ANSA"]}
+    assert plain["schedule"]["max_interval"] == 7200.0
+    assert plain["server"] == {"host": "127.0.0.1", "port": 9100}
+
+
+FEED = "feeds:\n  - url: https://example.com/rss.xml\n"  # lines 1-2
+
+ERRORS = [
+    # (id, file text, env, expected message start)
+    ("unknown top key", "feedz: []\n", {}, "config.yaml:1: feedz: unknown key; did you mean 'feeds'?"),
+    ("unknown nested key", FEED + "http:\n  timeout: 5\n  timout: 5\n", {},
+     "config.yaml:5: http.timout: unknown key; did you mean 'timeout'?"),
+    ("unknown key, no near match", FEED + "http:\n  colour: blue\n", {},
+     "config.yaml:4: http.colour: unknown key; expected one of: timeout, user_agent"),
+    ("unknown feed key", FEED + "  - url: https://b.test/\n    nmae: B\n", {},
+     "config.yaml:4: feeds[1].nmae: unknown key; did you mean 'name'?"),
+    ("section not a mapping", FEED + "output: [a]\n", {},
+     "config.yaml:3: output: expected a mapping, got a list"),
+    ("int as text", FEED + "http:\n  max_redirects: '5'\n", {},
+     "config.yaml:4: http.max_redirects: expected an integer, got text '5'"),
+    ("yes is not a bool", FEED + "footers:\n  learn: yes\n", {},
+     "config.yaml:4: footers.learn: expected true or false, got text 'yes'"),
+    ("float for int", FEED + "schedule:\n  concurrency: 1.5\n", {},
+     "config.yaml:4: schedule.concurrency: expected an integer, got a number 1.5"),
+    ("zero concurrency", FEED + "schedule:\n  concurrency: 0\n", {},
+     "config.yaml:4: schedule.concurrency: must be 1 or more, got 0"),
+    ("zero min_count", FEED + "footers:\n  min_count: 0\n", {},
+     "config.yaml:4: footers.min_count: must be 1 or more"),
+    ("zero timeout", FEED + "http:\n  timeout: 0s\n", {},
+     "config.yaml:4: http.timeout: must be more than 0 seconds"),
+    ("negative delay", FEED + "http:\n  per_host_delay: -1\n", {},
+     "config.yaml:4: http.per_host_delay: expected a duration, got -1"),
+    ("bad duration", FEED + "schedule:\n  interval: 15 minutes\n", {},
+     "config.yaml:4: schedule.interval: unknown unit 'minutes'"),
+    ("duration as list", FEED + "state:\n  retention: [1d]\n", {},
+     "config.yaml:4: state.retention: expected a duration, got a list"),
+    ("bad size", FEED + "http:\n  max_page_bytes: 5 parsecs\n", {},
+     "config.yaml:4: http.max_page_bytes: unknown unit 'parsecs' in size '5 parsecs'"),
+    ("zero size", FEED + "http:\n  max_feed_bytes: 0\n", {},
+     "config.yaml:4: http.max_feed_bytes: must be more than 0 bytes"),
+    ("bad partition", FEED + "output:\n  partition: hour\n", {},
+     "config.yaml:4: output.partition: expected one of day, none; got text 'hour'"),
+    ("port out of range", FEED + "server:\n  port: 70000\n", {},
+     "config.yaml:4: server.port: expected a port 1-65535"),
+    ("bad url", FEED + "  - url: ftp://example.com/rss\n", {},
+     "config.yaml:3: feeds[1].url: not an http(s) URL: 'ftp://example.com/rss'"),
+    ("url without host", "feeds:\n  - url: https:///rss\n", {},
+     "config.yaml:2: feeds[0].url: not an http(s) URL"),
+    ("relative url", "feeds:\n  - url: /rss.xml\n", {}, "config.yaml:2: feeds[0].url: not an http(s) URL"),
+    ("missing url", FEED + "  - name: B\n", {}, "config.yaml:3: feeds[1]: missing url"),
+    ("feed not a mapping", FEED + "  - https://b.test/\n", {},
+     "config.yaml:3: feeds[1]: expected a mapping such as '{url: https://example.com/rss.xml}'"),
+    ("tags not a list", FEED + "    tags: world\n", {},
+     "config.yaml:3: feeds[0].tags: expected a list of tags, got text 'world'"),
+    ("bad tag", FEED + "    tags:\n      - ok\n      - [x]\n", {},
+     "config.yaml:5: feeds[0].tags[1]: expected a tag"),
+    ("bad feed interval", FEED + "    interval: often\n", {},
+     "config.yaml:3: feeds[0].interval: not a duration: 'often'"),
+    ("duplicate names",
+     "feeds:\n  - url: https://a.test/\n    name: News\n  - url: https://b.test/\n    name: news\n",
+     {}, "config.yaml:5: feeds[1].name: 'news' is already the name of feeds[0] (line 3)"),
+    ("duplicate urls",
+     "feeds:\n  - url: https://a.test/rss\n  - url: HTTPS://A.test/rss?utm_source=x\n", {},
+     "config.yaml:3: feeds[1].url: 'HTTPS://A.test/rss?utm_source=x' is the same feed as "
+     "feeds[0] (line 2)"),
+    ("no feeds key", "http:\n  timeout: 5\n", {}, "config.yaml:1: feeds: missing"),
+    ("empty feeds", "feeds: []\n", {},
+     "config.yaml:1: feeds: expected a non-empty list of feeds, got an empty list"),
+    ("empty file", "# nothing yet\n", {}, "config.yaml:1: the config file is empty"),
+    ("top is a list", "- url: https://a.test/\n", {},
+     "config.yaml:1: expected a mapping of settings at the top, got a list"),
+    ("yaml syntax", FEED + "http:\n  timeout: [5\n  user_agent: x\n", {},
+     "config.yaml:5: YAML syntax error: "),
+    ("duplicate yaml key", FEED + "http:\n  timeout: 5\n  timeout: 6\n", {},
+     "config.yaml:5: YAML syntax error: found duplicate key \"timeout\""),
+    ("sites not a mapping", FEED + "footers:\n  sites: [a]\n", {},
+     "config.yaml:4: footers.sites: expected a mapping of host name to list of patterns"),
+    ("site is a URL", FEED + "footers:\n  sites:\n    https://ansa.it: []\n", {},
+     "config.yaml:5: footers.sites.https://ansa.it: expected a host name such as 'ansa.it'"),
+    ("site twice", FEED + "footers:\n  sites:\n    ansa.it: []\n    www.ansa.it: []\n", {},
+     "config.yaml:6: footers.sites.www.ansa.it: site 'ansa.it' is listed twice"),
+    ("bad regex", FEED + "footers:\n  sites:\n    ansa.it:\n      - ok\n      - 'a(b'\n", {},
+     "config.yaml:7: footers.sites.ansa.it[1]: not a valid regular expression: "),
+    ("regex matching everything", FEED + "footers:\n  sites:\n    ansa.it: ['.*']\n", {},
+     "config.yaml:5: footers.sites.ansa.it[0]: '.*' matches an empty line"),
+    ("interval below min", FEED + "schedule:\n  min_interval: 5m\n  interval: 1m\n", {},
+     "config.yaml:5: schedule.interval: 1m is below schedule.min_interval (5m)"),
+    ("interval above max", FEED + "schedule:\n  interval: 12h\n", {},
+     "config.yaml:4: schedule.interval: 12h is above schedule.max_interval (6h)"),
+    ("min above default interval", FEED + "schedule:\n  min_interval: 1h\n", {},
+     "config.yaml:4: schedule.min_interval: 1h is above schedule.interval (15m)"),
+    ("min above max", FEED + "schedule:\n  min_interval: 2h\n  max_interval: 1h\n", {},
+     "config.yaml:5: schedule.max_interval: 1h is below schedule.min_interval (2h)"),
+    ("bad env value", FEED, {"INGEST_HTTP_TIMEOUT": "soon"},
+     "env INGEST_HTTP_TIMEOUT: http.timeout: not a duration: 'soon'"),
+    ("env value not a scalar", FEED, {"INGEST_HTTP_TIMEOUT": "[1, 2]"},
+     "env INGEST_HTTP_TIMEOUT: http.timeout: expected a single value, got '[1, 2]'"),
+    ("env bool", FEED, {"INGEST_FOOTERS_LEARN": "yes"},
+     "env INGEST_FOOTERS_LEARN: footers.learn: expected true or false, got text 'yes'"),
+    ("env breaks schedule order", FEED, {"INGEST_SCHEDULE_INTERVAL": "30s"},
+     "env INGEST_SCHEDULE_INTERVAL: schedule.interval: 30s is below schedule.min_interval"),
+    ("unknown env key", FEED, {"INGEST_HTTP_TIMOUT": "5"},
+     "env INGEST_HTTP_TIMOUT: unknown setting; did you mean INGEST_HTTP_TIMEOUT?"),
+    ("unknown env section", FEED, {"INGEST_NOPE": "1"},
+     "env INGEST_NOPE: unknown setting; names are INGEST_<SECTION>_<KEY>"),
+    ("env for file-only key", FEED, {"INGEST_FOOTERS_SITES": "x"},
+     "env INGEST_FOOTERS_SITES: footers.sites can only be set in the config file"),
+]
+
+
+@pytest.mark.parametrize(("text", "env", "expected"), [case[1:] for case in ERRORS],
+                         ids=[case[0] for case in ERRORS])
+def test_errors_name_file_line_and_key(tmp_path, monkeypatch, text, env, expected):
+    write(tmp_path, text)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as caught:
+        load_config("config.yaml", env=env)
+    assert str(caught.value).startswith(expected), str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_missing_file_names_path(tmp_path):
+    with pytest.raises(ConfigError, match=r"^.*nope\.yaml: config file not found"):
+        load_config(tmp_path / "nope.yaml", env={})
+
+
+@pytest.mark.parametrize(("value", "seconds"), [
+    (90, 90.0), (1.5, 1.5), ("90", 90.0), ("90s", 90.0), ("15m", 900.0), ("1h", 3600.0),
+    ("2d", 172800.0), ("1h30m", 5400.0), ("1h 30m", 5400.0), ("1w", 604800.0),
+    ("250ms", 0.25), ("1.5H", 5400.0), (0, 0.0),
+])
+def test_parse_duration(value, seconds):
+    assert parse_duration(value) == seconds
+
+
+@pytest.mark.parametrize("value", ["", "soon", "15 minutes", "1h-30m", "-5", -5, True,
+                                   None, float("inf"), "m5"])
+def test_parse_duration_rejects(value):
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(value)
+
+
+@pytest.mark.parametrize(("value", "size"), [
+    (1024, 1024), ("1024", 1024), ("10MB", 10_000_000), ("5 MiB", 5 * 2**20),
+    ("500kB", 500_000), ("500KB", 500_000), ("2KiB", 2048), ("1.5GB", 1_500_000_000),
+    ("7 B", 7), (1e6, 1_000_000),
+])
+def test_parse_size(value, size):
+    assert parse_size(value) == size
+
+
+@pytest.mark.parametrize("value", ["", "big", "5 parsecs", "MB", "-1MB", -1, 1.5, False,
+                                   None])
+def test_parse_size_rejects(value):
+    with pytest.raises(ValueError, match="size|bytes"):
+        parse_size(value)
