@@ -18,7 +18,7 @@ from ingest.workers import WorkerPool
 
 
 @contextlib.asynccontextmanager
-async def open_pipeline(cfg: Config) -> AsyncIterator[Pipeline]:
+async def open_pipeline(cfg: Config, *, on_event=None) -> AsyncIterator[Pipeline]:
     store = SqliteStore(cfg.state.path, lock_timeout=cfg.state.lock_timeout)
     try:
         sink = JsonlSink(cfg.output.dir, partition=cfg.output.partition)
@@ -26,7 +26,7 @@ async def open_pipeline(cfg: Config) -> AsyncIterator[Pipeline]:
         workers.start()
         try:
             async with HttpClient(cfg.http) as http:
-                yield Pipeline(cfg, store, http, workers, sink)
+                yield Pipeline(cfg, store, http, workers, sink, on_event=on_event)
         finally:
             workers.close()
     finally:

@@ -48,8 +48,11 @@ class Draft:
 
 class Pipeline:
     def __init__(self, cfg: Config, store: Store, http: HttpClient, workers: WorkerPool,
-                 sink: JsonlSink, *, clock=time.time) -> None:
+                 sink: JsonlSink, *, clock=time.time, on_event=None) -> None:
         self.cfg = cfg
+        # on_event(kind, value): "feed" with a PollResult when a poll ends,
+        # "article" with a count when records are written (progress display).
+        self._on_event = on_event or (lambda kind, value: None)
         self.store = store
         self.http = http
         self.workers = workers
@@ -109,6 +112,7 @@ class Pipeline:
                 result.retry_after = exc.retry_after
         result.seconds = time.monotonic() - started
         self._finish(feed, state, result)
+        self._on_event("feed", result)
         return result
 
     async def _poll(self, feed: Feed, state: FeedState, result: PollResult,
@@ -288,6 +292,8 @@ class Pipeline:
             raise exc
         self.store.mark_seen(marks, checkpoints)
         result.written += len(records)
+        if records:
+            self._on_event("article", len(records))
         for site, counts in learned.items():
             self.store.add_footer_counts(site, counts)
 
