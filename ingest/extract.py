@@ -24,7 +24,8 @@ _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
 _ALIASES = {"iso-8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252",
             "us-ascii": "cp1252", "ascii": "cp1252", "iso8859-1": "cp1252", "gb2312": "gb18030",
             "gbk": "gb18030", "x-sjis": "shift_jis"}
-_PRESCAN = 4096  # browsers look at 1024 bytes; real pages put <meta> later
+_PRESCAN = 4096
+_MIN_TEXT = 50  # characters  # browsers look at 1024 bytes; real pages put <meta> later
 
 
 def decode_html(content: bytes, content_type: str = "") -> str:
@@ -43,10 +44,20 @@ def decode_html(content: bytes, content_type: str = "") -> str:
         codec = _codec(label)
         if codec:
             return content.decode(codec, errors="replace")
+    return content.decode(_detect_charset(content), errors="replace")
+
+
+def _detect_charset(content: bytes) -> str:
+    """Detection for undeclared pages; among equally plausible single-byte
+    guesses prefer windows-1252, as browsers in Western locales do."""
     from charset_normalizer import from_bytes  # only for undeclared, non-UTF-8 pages
 
-    best = from_bytes(content[:200_000]).best()
-    return content.decode(best.encoding if best else "cp1252", errors="replace")
+    matches = list(from_bytes(content[:200_000]))
+    if not matches:
+        return "cp1252"
+    best = min(m.chaos for m in matches)
+    tied = [m.encoding for m in matches if m.chaos <= best + 0.01]
+    return "cp1252" if "cp1252" in tied else tied[0]
 
 
 def _charset_from_header(content_type: str) -> str | None:
@@ -86,7 +97,7 @@ def extract_article(content: bytes, url: str, content_type: str = "",
         html, url=url, with_metadata=True, include_comments=False,
         include_tables=True, include_images=False, deduplicate=False)
     text = (doc.text or "").strip() if doc is not None else ""
-    if not text:
+    if len(text) < _MIN_TEXT:  # a menu word or a caption is not an article
         raise SkipEntry("no_text", f"{url}: the extractor found no article text")
     title = (doc.title or "").strip() or None
     text = _drop_title(text, (title, feed_title))

@@ -1,0 +1,88 @@
+"""extract: browser-like decoding and trafilatura extraction (run in-process here)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingest.errors import SkipEntry
+from ingest.extract import decode_html, extract_article
+
+TEXT = "Perché la città è così bella? Über Straße, naïve café."
+
+
+@pytest.mark.parametrize("encoding, content_type, meta", [
+    ("utf-8", "text/html; charset=utf-8", ""),
+    ("cp1252", "text/html; charset=windows-1252", ""),
+    ("cp1252", "text/html; charset=ISO-8859-1", ""),  # WHATWG: latin-1 means windows-1252
+    ("cp1252", "text/html", '<meta charset="iso-8859-1">'),
+    ("iso-8859-15", "text/html", '<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-15">'),
+    ("utf-8", "text/html; charset=iso-8859-1", ""),  # valid UTF-8 under a stale label
+    ("utf-8", "", '<meta charset="gb2312">'),
+    ("cp1252", "", ""),  # undeclared: detected
+])
+def test_decode_html(encoding, content_type, meta):
+    page = f"<html><head>{meta}<title>t</title></head><body><p>{TEXT} {TEXT}</p></body></html>"
+    assert TEXT in decode_html(page.encode(encoding), content_type)
+
+
+def test_meta_after_first_kilobyte_is_found():
+    page = ("<html><head>" + "<!-- padding -->" * 100 + '<meta charset="windows-1252">'
+            f"</head><body><p>{TEXT}</p></body></html>")
+    assert TEXT in decode_html(page.encode("cp1252"), "text/html")
+
+
+def test_bom_wins():
+    page = f"<html><body><p>{TEXT}</p></body></html>".encode("utf-16")
+    assert TEXT in decode_html(page, "text/html; charset=iso-8859-1")
+
+
+def test_legacy_corpus_pages_decode_without_replacement_characters(corpus):
+    pages = [p for p in (corpus / "pages" / "trafilatura").rglob("*.html")
+             if b"charset=iso-8859-1" in p.read_bytes()[:4096].lower()]
+    assert pages
+    for path in pages:
+        raw = path.read_bytes()
+        try:
+            raw.decode("utf-8")
+            continue
+        except UnicodeDecodeError:
+            pass
+        assert "\ufffd" not in decode_html(raw, "text/html"), path
+
+
+def _article_page(paragraphs: list[str], lang: str = 'lang="it"') -> bytes:
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return (f"<html {lang}><head><title>Titolo della notizia</title></head><body>"
+            f"<nav><a href='/'>Home</a></nav><article><h1>Titolo della notizia</h1>{body}"
+            f"</article></body></html>").encode()
+
+
+PARAS = ["Il governo ha approvato oggi il decreto che riforma il sistema dei trasporti "
+         "pubblici nelle principali città italiane, con nuovi fondi per le linee locali.",
+         "Secondo il ministro, le risorse saranno distribuite entro la fine dell'anno alle "
+         "regioni che presenteranno i progetti più completi e sostenibili."]
+
+
+def test_extract_article_text_and_metadata():
+    article = extract_article(_article_page(PARAS), "https://news.example/a", "text/html")
+    assert article.text.split("\n") == PARAS  # the headline is not repeated in the text
+    assert article.title == "Titolo della notizia"
+    assert article.language == "it" and article.detected_language is None
+
+
+def test_language_detected_when_page_declares_none():
+    article = extract_article(_article_page(PARAS, lang=""), "https://news.example/a")
+    assert article.language is None and article.detected_language == "it"
+
+
+def test_empty_page_is_skipped_with_reason():
+    with pytest.raises(SkipEntry) as info:
+        extract_article(b"<html><body><nav>Home</nav></body></html>", "https://news.example/a")
+    assert info.value.reason == "no_text"
+
+
+def test_skip_entry_survives_pickling():
+    import pickle
+
+    exc = pickle.loads(pickle.dumps(SkipEntry("no_text", "https://x/a: nothing")))
+    assert (exc.reason, exc.detail) == ("no_text", "https://x/a: nothing")
