@@ -1,0 +1,392 @@
+"""Fetch feeds and pages over HTTP: the only module that imports httpx (with netguard).
+
+Every outcome becomes a FetchResult or one of ingest.errors' FetchErrors, decided
+here and nowhere else (``classify_response`` and ``translate_error``):
+
+    2xx                              FetchResult
+    304                              NotModified
+    404 / 410 / other 4xx            PermanentFetchError  http_<code>
+    408 / 425 / 5xx                  TransientFetchError  http_<code>
+    429, or 503 with Retry-After     HostBackoff          the host is left alone until then
+    redirect loop, too many hops     PermanentFetchError  too_many_redirects
+    deadline (cfg.timeout) passed    TransientFetchError  timeout
+    connect / read / protocol error  TransientFetchError  connection
+    host name does not resolve       TransientFetchError  dns
+    private address, on any hop      PermanentFetchError  private_address
+    not an http(s) URL               PermanentFetchError  bad_url
+    body over its cap                PermanentFetchError  too_large
+    page that is not HTML/XML        PermanentFetchError  not_html
+    body that does not decompress    PermanentFetchError  decoding
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import importlib.util
+import time
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import aclosing, asynccontextmanager
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpx
+
+from ingest.config import HttpConfig
+from ingest.errors import FetchError, HostBackoff, NotModified, PermanentFetchError, \
+    TransientFetchError
+from ingest.models import FetchResult
+from ingest.netguard import AddressRefused, DropRedirectBodies, GuardedTransport, NetguardError, \
+    Resolver
+
+FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml, "
+               "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8")
+PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
+DEFAULT_RETRY_AFTER = 60.0  # seconds, for a 429 that does not say
+MAX_RETRY_AFTER = 86400.0  # a server cannot park a host for more than a day
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/xml", "text/xml"})
+
+
+def host_of(url: str) -> str:
+    """The politeness key of ``url``: lower-cased host, ``:port`` if not the default."""
+    try:
+        parts = urlsplit(url.strip())
+        host, port = (parts.hostname or "").lower(), parts.port
+    except ValueError:
+        return ""
+    host = f"[{host}]" if ":" in host else host
+    if port is None or port == _DEFAULT_PORTS.get(parts.scheme.lower()):
+        return host
+    return f"{host}:{port}"
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a Retry-After value (seconds or HTTP-date), capped; None if absent."""
+    value = (value or "").strip()
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - now
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def _server_now(headers: Mapping[str, str], now: float) -> float:
+    """The server's idea of now (its Date header), so HTTP-date waits ignore clock skew."""
+    try:
+        return email.utils.parsedate_to_datetime(headers.get("date", "")).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return now
+
+
+def classify_response(url: str, status: int, headers: Mapping[str, str],
+                      now: float) -> FetchError | None:
+    """The error a response means, or None for 2xx. ``now``: wall-clock epoch seconds."""
+    if 200 <= status < 300:
+        return None
+    if status == 304:
+        return NotModified(f"{url}: not modified (HTTP 304)", url=url)
+    retry = parse_retry_after(headers.get("retry-after"), _server_now(headers, now))
+    if status == 429 or (status == 503 and retry is not None):
+        seconds = DEFAULT_RETRY_AFTER if retry is None else retry
+        note = "" if retry is not None else ", by default"
+        return HostBackoff(f"{url}: HTTP {status} (retry after {seconds:.0f}s{note})",
+                           url=url, retry_after=seconds)
+    kind = f"http_{status}"
+    if status in (408, 425) or 500 <= status < 600:
+        return TransientFetchError(f"{url}: HTTP {status}", url=url, kind=kind)
+    return PermanentFetchError(f"{url}: HTTP {status}", url=url, kind=kind)
+
+
+def translate_error(url: str, exc: BaseException, cfg: HttpConfig) -> FetchError:
+    """The FetchError for a library exception raised while fetching ``url``."""
+    if isinstance(exc, NetguardError):
+        hop = "" if exc.url == url else f" redirect to {exc.url}"
+        if isinstance(exc, AddressRefused):
+            return PermanentFetchError(f"{url}:{hop} refused: {exc}", url=url,
+                                       kind="private_address")
+        return TransientFetchError(f"{url}:{hop} {exc}", url=url, kind="dns")
+    if isinstance(exc, httpx.TooManyRedirects):
+        return PermanentFetchError(f"{url}: too many redirects (a loop, or more than "
+                                   f"{cfg.max_redirects})", url=url, kind="too_many_redirects")
+    if isinstance(exc, (TimeoutError, httpx.TimeoutException)):
+        return TransientFetchError(f"{url}: timed out after {cfg.timeout:g}s", url=url,
+                                   kind="timeout")
+    if isinstance(exc, (httpx.InvalidURL, httpx.UnsupportedProtocol)):
+        return PermanentFetchError(f"{url}: bad URL: {_describe(exc)}", url=url, kind="bad_url")
+    if isinstance(exc, httpx.DecodingError):
+        return PermanentFetchError(f"{url}: body does not decode: {_describe(exc)}", url=url,
+                                   kind="decoding")
+    return TransientFetchError(f"{url}: connection failed: {_describe(exc)}", url=url,
+                               kind="connection")
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
+
+
+def is_page_type(content_type: str) -> bool:
+    """True for HTML, XHTML and XML-ish media types, and for a missing type."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    if not media or media in _PAGE_TYPES:
+        return True
+    return media.endswith("+xml") and not media.startswith(("image/", "audio/", "video/"))
+
+
+@dataclass
+class _HostSlot:
+    semaphore: asyncio.Semaphore
+    next_start: float = 0.0
+    users: int = 0
+
+
+class HostGate:
+    """Per-host politeness: ``concurrency`` requests in flight, ``delay`` s between starts."""
+
+    def __init__(self, concurrency: int, delay: float, *,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
+        self._concurrency = max(1, concurrency)
+        self._delay = max(0.0, delay)
+        self._clock = clock
+        self._sleep = sleep
+        self._hosts: dict[str, _HostSlot] = {}
+
+    @asynccontextmanager
+    async def slot(self, host: str) -> AsyncIterator[None]:
+        """Wait for ``host``'s turn, then hold one of its slots for the block."""
+        slot = self._hosts.get(host) or self._add(host)
+        slot.users += 1
+        try:
+            async with slot.semaphore:
+                now = self._clock()
+                start = max(now, slot.next_start)
+                slot.next_start = start + self._delay  # reserved before sleeping: FIFO turns
+                if start > now:
+                    await self._sleep(start - now)
+                yield
+        finally:
+            slot.users -= 1
+
+    def _add(self, host: str) -> _HostSlot:
+        if len(self._hosts) >= 1024:  # forget idle hosts whose delay has passed
+            now = self._clock()
+            for name in [n for n, s in self._hosts.items() if not s.users and s.next_start <= now]:
+                del self._hosts[name]
+        slot = self._hosts[host] = _HostSlot(asyncio.Semaphore(self._concurrency))
+        return slot
+
+
+def _accept_encoding() -> str:
+    brotli = any(importlib.util.find_spec(name) for name in ("brotli", "brotlicffi"))
+    return "gzip, deflate, br" if brotli else "gzip, deflate"
+
+
+def build_client(cfg: HttpConfig, transport: httpx.AsyncBaseTransport | None,
+                 resolver: Resolver | None) -> httpx.AsyncClient:
+    """The one shared AsyncClient, every hop passing the private-network guard."""
+    limits = httpx.Limits(max_connections=cfg.max_connections,
+                          max_keepalive_connections=cfg.max_connections)
+    inner = transport or httpx.AsyncHTTPTransport(limits=limits)  # limits live on the pool
+    guarded = GuardedTransport(inner, resolver, allow_private=cfg.allow_private_networks)
+    # trust_env=False: HTTP(S)_PROXY / ALL_PROXY / NO_PROXY and .netrc from the environment
+    # are ignored, so a proxy never reroutes a request: the guard checks the host we
+    # really connect to, and tests aimed at 127.0.0.1 stay on loopback.
+    return httpx.AsyncClient(
+        transport=DropRedirectBodies(guarded), follow_redirects=True,
+        max_redirects=cfg.max_redirects, timeout=httpx.Timeout(cfg.timeout), trust_env=False,
+        headers={"User-Agent": cfg.user_agent, "Accept-Encoding": _accept_encoding()})
+
+
+class HttpClient:
+    """Fetch feeds and pages politely, within time and size limits; one per process."""
+
+    def __init__(self, cfg: HttpConfig, *, transport: httpx.AsyncBaseTransport | None = None,
+                 resolver: Resolver | None = None, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+                 wall_clock: Callable[[], float] = time.time) -> None:
+        self._cfg = cfg
+        self._clock = clock
+        self._wall_clock = wall_clock  # only to read Retry-After dates without a Date header
+        self._gate = HostGate(cfg.per_host_concurrency, cfg.per_host_delay, clock=clock,
+                              sleep=sleep)
+        self._backoff: dict[str, float] = {}  # host -> clock time it may be asked again
+        self._client = build_client(cfg, transport, resolver)
+
+    async def fetch_feed(self, url: str, *, etag: str | None = None,
+                         last_modified: str | None = None) -> FetchResult:
+        """GET a feed (conditionally when validators are given); 304 raises NotModified."""
+        headers = {"Accept": FEED_ACCEPT}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        return await self._fetch(url, headers, cap=self._cfg.max_feed_bytes, page=False)
+
+    async def fetch_page(self, url: str) -> FetchResult:
+        """GET an article page; a non-HTML Content-Type raises PermanentFetchError(not_html)."""
+        headers = {"Accept": PAGE_ACCEPT}
+        return await self._fetch(url, headers, cap=self._cfg.max_page_bytes, page=True)
+
+    def backoff_until(self, url: str) -> float | None:
+        """The clock time until which ``url``'s host is backed off, or None."""
+        host = host_of(url)
+        until = self._backoff.get(host)
+        if until is not None and until <= self._clock():
+            del self._backoff[host]
+            return None
+        return until
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self) -> HttpClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def _fetch(self, url: str, headers: dict[str, str], *, cap: int,
+                     page: bool) -> FetchResult:
+        _check_url(url)
+        host = host_of(url)
+        self._refuse_if_backed_off(url)
+        async with self._gate.slot(host):  # waiting here does not count against the deadline
+            self._refuse_if_backed_off(url)  # a sibling request may have been told to wait
+            started = self._clock()
+            try:
+                async with asyncio.timeout(self._cfg.timeout):
+                    return await self._exchange(url, headers, cap=cap, page=page,
+                                                started=started)
+            except (httpx.HTTPError, httpx.InvalidURL, NetguardError, TimeoutError) as exc:
+                raise translate_error(url, exc, self._cfg) from exc
+
+    async def _exchange(self, url: str, headers: dict[str, str], *, cap: int, page: bool,
+                        started: float) -> FetchResult:
+        async with self._client.stream("GET", url, headers=headers) as response:
+            final_url = str(response.url)
+            names = _lowered(response.headers)
+            error = classify_response(url, response.status_code, names, self._wall_clock())
+            if isinstance(error, HostBackoff):
+                self._back_off(error.retry_after, url, final_url)
+            if error is not None:
+                raise error
+            if page and not is_page_type(names.get("content-type", "")):
+                raise PermanentFetchError(f"{url}: not a web page ({names['content-type']})",
+                                          url=url, kind="not_html")
+            content = await _read_capped(url, response, cap)
+        return FetchResult(url=url, final_url=final_url, status=response.status_code,
+                           headers=names, content=content, elapsed=self._clock() - started)
+
+    def _refuse_if_backed_off(self, url: str) -> None:
+        until = self.backoff_until(url)
+        if until is not None:
+            wait = until - self._clock()
+            raise HostBackoff(f"{url}: {host_of(url)} asked us to wait (another {wait:.0f}s)",
+                              url=url, retry_after=wait)
+
+    def _back_off(self, seconds: float, *urls: str) -> None:
+        until = self._clock() + seconds
+        for host in {host_of(u) for u in urls}:
+            self._backoff[host] = max(until, self._backoff.get(host, until))
+
+
+def _check_url(url: str) -> None:
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise PermanentFetchError(f"{url}: bad URL: {_describe(exc)}", url=url,
+                                  kind="bad_url") from exc
+    if parsed.scheme not in _DEFAULT_PORTS or not parsed.host:
+        raise PermanentFetchError(f"{url}: bad URL: not an http(s) URL", url=url, kind="bad_url")
+
+
+def _lowered(headers: httpx.Headers) -> dict[str, str]:
+    """Header names lower-cased; a repeated header's values joined with ", "."""
+    joined: dict[str, str] = {}
+    for name, value in headers.multi_items():
+        name = name.lower()
+        joined[name] = f"{joined[name]}, {value}" if name in joined else value
+    return joined
+
+
+def _too_large(url: str, cap: int) -> PermanentFetchError:
+    return PermanentFetchError(f"{url}: body larger than {cap} bytes", url=url, kind="too_large")
+
+
+class _Inflater:
+    """gzip/deflate decoding in pieces of at most 256 KiB (bomb-proof).
+
+    httpx's own decoding (``aiter_bytes``) inflates each ~64 KiB network read whole:
+    up to ~64 MiB at once from a gzip bomb, whatever the cap.
+    """
+
+    PIECE = 256 * 1024
+
+    def __init__(self, coding: str) -> None:
+        self._zlib = zlib.decompressobj(32 + zlib.MAX_WBITS)  # zlib or gzip header
+        self._started = coding != "deflate"  # only "deflate" may turn out to be raw
+
+    @staticmethod
+    def for_encoding(header: str) -> _Inflater | None:
+        """An inflater for a lone gzip/deflate coding; None lets httpx decode the rest."""
+        codings = [c.strip().lower() for c in header.split(",") if c.strip()]
+        codings = [c for c in codings if c != "identity"]
+        return _Inflater(codings[0]) if codings in (["gzip"], ["x-gzip"], ["deflate"]) else None
+
+    def pieces(self, data: bytes) -> Iterator[bytes]:
+        """``data`` inflated, lazily, one bounded piece at a time."""
+        while True:
+            out = self._inflate(data)
+            data = self._zlib.unconsumed_tail
+            yield out
+            if len(out) < self.PIECE and not data:
+                return
+
+    def _inflate(self, data: bytes) -> bytes:
+        try:
+            out = self._zlib.decompress(data, self.PIECE)
+        except zlib.error as exc:
+            if self._started:
+                raise httpx.DecodingError(f"bad compressed body: {exc}") from exc
+            self._started = True
+            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)  # "deflate" sent raw
+            return self._inflate(data)
+        self._started = True
+        return out
+
+
+async def _read_capped(url: str, response: httpx.Response, cap: int) -> bytes:
+    """The decoded body, cut as soon as it passes ``cap`` (or says it will): no more than
+    ``cap`` bytes plus one bounded piece are ever held, even from a gzip bomb."""
+    declared = response.headers.get("content-length", "").strip()
+    if declared.isdigit() and int(declared) > cap:
+        raise _too_large(url, cap)
+    chunks: list[bytes] = []
+    total = 0
+    async with aclosing(_decoded(response)) as decoded:
+        async for chunk in decoded:
+            total += len(chunk)
+            if total > cap:
+                raise _too_large(url, cap)
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _decoded(response: httpx.Response) -> AsyncIterator[bytes]:
+    if response.is_stream_consumed:  # built with content= (MockTransport): already decoded
+        yield response.content
+        return
+    inflater = _Inflater.for_encoding(response.headers.get("content-encoding", ""))
+    if inflater is None:
+        async for chunk in response.aiter_bytes():  # identity, or br/zstd via httpx
+            yield chunk
+        return
+    async for raw in response.aiter_raw():
+        for piece in inflater.pieces(raw):
+            yield piece

@@ -1,0 +1,188 @@
+"""Guards on every hop of a fetch: no private networks, no redirect bodies (fetch stage).
+
+A feed or a page on the internet must not be able to make ingest talk to the
+machine it runs on or to its neighbours (``http://169.254.169.254/``,
+``http://10.0.0.5/admin``, a redirect to ``http://localhost:6379/``...).
+
+:class:`GuardedTransport` wraps the real httpx transport. httpx sends every
+redirect hop through the transport, so every hop is checked before any
+connection is made: an IP-literal host is checked as it is; a name is resolved
+and *all* its addresses must be global. Refusals raise :class:`AddressRefused`,
+resolver failures :class:`ResolveFailed`; ``ingest.fetch`` translates both
+into ingest's own errors.
+
+:class:`DropRedirectBodies` guards the hops the other way: a redirect's body is
+never read.
+
+Limit: the connection itself resolves the name again, so a DNS answer that
+changes between the check and the connect (rebinding) is not caught here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Awaitable, Callable
+
+import httpx
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_HINT = "set http.allow_private_networks: true to allow"
+
+
+class NetguardError(Exception):
+    """Base of the errors this module raises; ``url`` is the refused hop."""
+
+    def __init__(self, message: str, *, url: str) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class AddressRefused(NetguardError):
+    """The hop's host is (or resolves to) an address that is not global."""
+
+
+class ResolveFailed(NetguardError):
+    """The hop's host name could not be resolved."""
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """Resolve ``host`` with the event loop's ``getaddrinfo`` (what connect uses)."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]).split("%", 1)[0] for info in infos]  # drop IPv6 scope ids
+
+
+def literal_ip(host: str) -> IPAddress | None:
+    """``host`` as an address when it is an IP literal (legacy ``127.1`` forms too)."""
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        pass
+    try:  # inet_aton accepts exactly the numeric forms getaddrinfo would
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except (OSError, UnicodeError, ValueError):
+        return None
+
+
+def _translated_v4(ip: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address stands for (``::ffff:a.b.c.d``, NAT64)."""
+    if ip.version == 4:
+        return None
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def _tunnelled_v4(ip: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 endpoint a 6to4 or Teredo address embeds."""
+    if ip.version == 4:
+        return None
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    return ip.teredo[1] if ip.teredo is not None else None
+
+
+def _category(ip: IPAddress) -> str | None:
+    checks = (
+        ("an unspecified", ip.is_unspecified), ("a loopback", ip.is_loopback),
+        ("a link-local", ip.is_link_local), ("a multicast", ip.is_multicast),
+        ("a shared (CGNAT)", ip.version == 4 and ip in _CGNAT),
+        ("a private", ip.is_private), ("a reserved", ip.is_reserved),
+        ("a non-global", not ip.is_global),
+    )
+    return next((f"{name} address" for name, hit in checks if hit), None)
+
+
+def refusal_reason(address: str | IPAddress) -> str | None:
+    """Why ``address`` must not be contacted (``"a private address"``), or None."""
+    ip = ipaddress.ip_address(address) if isinstance(address, str) else address
+    translated = _translated_v4(ip)
+    if translated is not None:  # judged by the IPv4 address it reaches
+        category = _category(translated)
+        return None if category is None else f"{category} (maps to {translated})"
+    category = _category(ip)
+    if category is not None:
+        return category
+    tunnelled = _tunnelled_v4(ip)
+    if tunnelled is not None and (category := _category(tunnelled)) is not None:
+        return f"{category} (embeds {tunnelled})"
+    return None
+
+
+class GuardedTransport(httpx.AsyncBaseTransport):
+    """Check each request's host, then hand the request to ``inner``."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, resolver: Resolver | None = None,
+                 allow_private: bool = False) -> None:
+        self._inner = inner
+        self._resolver = resolver or system_resolver
+        self._allow_private = allow_private
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        if url.scheme not in _DEFAULT_PORTS or not url.host:
+            raise httpx.UnsupportedProtocol(f"not an http(s) URL: {url}", request=request)
+        if not self._allow_private:
+            await self.check(str(url), url.host, url.port or _DEFAULT_PORTS[url.scheme])
+        return await self._inner.handle_async_request(request)
+
+    async def check(self, url: str, host: str, port: int) -> None:
+        """Raise AddressRefused/ResolveFailed unless every address of ``host`` is global."""
+        ip = literal_ip(host)
+        if ip is not None:
+            if (reason := refusal_reason(ip)) is not None:
+                raise AddressRefused(f"{host} is {reason} ({_HINT})", url=url)
+            return
+        for address in await self._resolve(url, host, port):
+            if (reason := refusal_reason(address)) is not None:
+                raise AddressRefused(f"{host} resolves to {address}, {reason} ({_HINT})", url=url)
+
+    async def _resolve(self, url: str, host: str, port: int) -> list[str]:
+        try:
+            addresses = await self._resolver(host, port)
+        except (OSError, UnicodeError) as exc:
+            raise ResolveFailed(f"cannot resolve {host}: {exc}", url=url) from exc
+        if not addresses:
+            raise ResolveFailed(f"cannot resolve {host}: no addresses", url=url)
+        try:
+            for address in addresses:
+                ipaddress.ip_address(address)
+            return addresses
+        except ValueError as exc:
+            raise ResolveFailed(f"cannot resolve {host}: {exc}", url=url) from exc
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class DropRedirectBodies(httpx.AsyncBaseTransport):
+    """Hand httpx redirects without their bodies.
+
+    httpx reads a redirect's body whole, without any size cap, before
+    following it; ingest never needs one, and a huge or gzip-bomb body must not be read.
+    """
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if response.status_code not in _REDIRECTS or "location" not in response.headers:
+            return response
+        await response.aclose()
+        headers = [(k, v) for k, v in response.headers.multi_items()
+                   if k.lower() not in ("content-length", "content-encoding", "transfer-encoding")]
+        return httpx.Response(response.status_code, headers=headers,
+                              extensions=response.extensions)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
