@@ -1,7 +1,8 @@
 """Durations and byte sizes as people write them in config: ``1h30m``, ``5 MiB``.
 
 Pure functions; a bad value raises ValueError whose message says what is
-accepted. config.py adds the file, line and key.
+accepted. The config checks (config_checks.py) use them; the file, line
+and key are added by config_source.RawSetting.
 """
 
 from __future__ import annotations
