@@ -39,6 +39,7 @@ class Draft:
     id: str
     url: str | None
     entry: Entry
+    feed: str  # the feed's name, for log lines
     article: Article | None = None
     final_url: str | None = None
     final_id: str | None = None
@@ -164,7 +165,7 @@ class Pipeline:
 
     # -- entries ---------------------------------------------------------------------
     async def _work_entries(self, feed: Feed, parsed: ParsedFeed, result: PollResult) -> None:
-        drafts = self._claim_new(parsed.entries, result)
+        drafts = self._claim_new(feed, parsed.entries, result)
         try:
             marks: dict[str, str] = {}
             done = await asyncio.gather(*(self._work_entry(d, marks, result) for d in drafts))
@@ -176,7 +177,8 @@ class Pipeline:
                 if d.final_id:
                     self.store.release(d.final_id)
 
-    def _claim_new(self, entries: tuple[Entry, ...], result: PollResult) -> list[Draft]:
+    def _claim_new(self, feed: Feed, entries: tuple[Entry, ...],
+                   result: PollResult) -> list[Draft]:
         """Entries never seen and not in flight elsewhere, claimed for this poll."""
         keyed: dict[str, Draft] = {}
         for entry in entries:
@@ -189,7 +191,7 @@ class Pipeline:
                 result.duplicates += 1
                 continue
             url = key if not key.startswith("guid:") else None
-            keyed[draft_id] = Draft(id=draft_id, url=url, entry=entry)
+            keyed[draft_id] = Draft(id=draft_id, url=url, entry=entry, feed=feed.name)
         unseen = self.store.unseen(keyed)
         result.already_seen += len(keyed) - len(unseen)
         drafts = []
@@ -209,12 +211,13 @@ class Pipeline:
             return self._fallback(draft, "no_link", marks, result)
         try:
             page = await self.http.fetch_page(draft.url)
-        except HostBackoff:
+        except HostBackoff as exc:
             result.deferred += 1
+            log.info("pipeline: %s: %s; left for a later run", draft.feed, exc)
             return None
         except PermanentFetchError as exc:
             result.pages += 1
-            return self._fallback(draft, exc.kind, marks, result)
+            return self._fallback(draft, exc.kind, marks, result, str(exc))
         except FetchError as exc:
             result.pages += 1
             return self._transient(draft, exc, marks, result)
@@ -228,7 +231,7 @@ class Pipeline:
                 extract_article, page.content, page.final_url, page.content_type,
                 draft.entry.title)
         except SkipEntry as exc:
-            return self._fallback(draft, exc.reason, marks, result)
+            return self._fallback(draft, exc.reason, marks, result, exc.detail)
         except IngestError as exc:  # a worker died
             return self._transient(draft, exc, marks, result)
         result.extract_seconds.append(time.monotonic() - started)
@@ -251,7 +254,7 @@ class Pipeline:
         return True
 
     def _fallback(self, draft: Draft, reason: str, marks: dict[str, str],
-                  result: PollResult) -> Draft | None:
+                  result: PollResult, detail: str = "") -> Draft | None:
         """Use the feed's content when the page gave nothing; else skip for good."""
         entry = draft.entry
         minimum = self.cfg.extract.min_feed_text
@@ -261,18 +264,20 @@ class Pipeline:
             return draft
         result.skipped[reason] += 1
         marks[draft.id] = f"skipped:{reason}"
-        log.info("pipeline: skipped %s (%s)", draft.url or draft.entry.guid, reason)
+        log.info("pipeline: %s: skipped %s (%s%s)", draft.feed, draft.url or draft.entry.guid,
+                 reason, f": {detail}" if detail else "")
         return None
 
     def _transient(self, draft: Draft, exc: IngestError, marks: dict[str, str],
                    result: PollResult) -> Draft | None:
         attempts = self.store.record_attempt(draft.id, str(exc))
         if attempts >= self.cfg.state.max_attempts:
-            log.warning("pipeline: giving up on %s after %d attempts (%s)",
-                        draft.url, attempts, exc)
+            log.warning("pipeline: %s: giving up on %s after %d attempts (%s)",
+                        draft.feed, draft.url, attempts, exc)
             return self._fallback(draft, "gave_up", marks, result)
         result.deferred += 1
-        log.info("pipeline: %s failed (%s); will retry on a later poll", draft.url, exc)
+        log.info("pipeline: %s: %s failed (%s); will retry on a later poll",
+                 draft.feed, draft.url, exc)
         return None
 
     # -- clean, write, mark ------------------------------------------------------
