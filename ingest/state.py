@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS attempts (
 CREATE TABLE IF NOT EXISTS feeds (
     url TEXT PRIMARY KEY,
     data TEXT NOT NULL,
-    next_poll_at REAL
+    next_poll_at REAL,
+    leased_until REAL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS feeds_next_poll ON feeds (next_poll_at);
 CREATE TABLE IF NOT EXISTS footer_lines (
@@ -98,6 +99,20 @@ class Store(ABC):
     def due_feeds(self, now: float, limit: int) -> list[str]:
         """URLs of feeds whose ``next_poll_at`` has come, earliest first."""
 
+    @abstractmethod
+    def claim_due_feeds(self, now: float, limit: int, lease_seconds: float) -> list[str]:
+        """Lease up to ``limit`` due feeds until ``now + lease_seconds`` in one
+        transaction, so no other dispatcher takes them; `put_feed` ends a lease.
+        Feeds without a ``next_poll_at`` are not scheduled and never claimed."""
+
+    @abstractmethod
+    def forget_seen_before(self, cutoff: float) -> int:
+        """Compaction: drop seen marks older than ``cutoff``; return how many."""
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise StateError unless the store is open and answers."""
+
     # -- footer statistics ------------------------------------------------
     @abstractmethod
     def footer_counts(self, site: str) -> dict[str, int]:
@@ -139,6 +154,10 @@ class SqliteStore(Store):
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=5000")
             self._db.executescript(_SCHEMA)
+            # We hold the lock, so no other process is polling: leases left by a
+            # killed process are stale, and its feeds are due again at once.
+            self._db.execute("UPDATE feeds SET leased_until = NULL "
+                             "WHERE leased_until IS NOT NULL")
         except sqlite3.Error as exc:
             os.close(self._lock_fd)
             raise StateError(f"state: cannot open {self.path}: {exc}") from exc
@@ -215,11 +234,12 @@ class SqliteStore(Store):
         return FeedState(url=url, **{k: v for k, v in data.items() if k in _FEED_FIELDS})
 
     def put_feed(self, state: FeedState) -> None:
+        """Save a feed's state; this ends any lease on it (its poll is over)."""
         data = {name: getattr(state, name) for name in _FEED_FIELDS}
         self._write([(
             "INSERT INTO feeds (url, data, next_poll_at) VALUES (?, ?, ?) "
             "ON CONFLICT (url) DO UPDATE SET data = excluded.data, "
-            "next_poll_at = excluded.next_poll_at",
+            "next_poll_at = excluded.next_poll_at, leased_until = NULL",
             [(state.url, json.dumps(data), state.next_poll_at)])])
 
     def all_feeds(self) -> list[FeedState]:
@@ -230,6 +250,28 @@ class SqliteStore(Store):
             "SELECT url FROM feeds WHERE next_poll_at IS NULL OR next_poll_at <= ? "
             "ORDER BY next_poll_at LIMIT ?", (now, limit))
         return [r[0] for r in rows]
+
+    def claim_due_feeds(self, now: float, limit: int, lease_seconds: float) -> list[str]:
+        until = now + lease_seconds
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                urls = [r[0] for r in self._db.execute(
+                    "SELECT url FROM feeds WHERE next_poll_at <= ? "
+                    "AND (leased_until IS NULL OR leased_until <= ?) "
+                    "ORDER BY next_poll_at LIMIT ?", (now, now, limit))]
+                self._db.executemany("UPDATE feeds SET leased_until = ? WHERE url = ?",
+                                     [(until, url) for url in urls])
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StateError(f"state: claiming due feeds in {self.path} failed: {exc}") from exc
+        return urls
+
+    def ping(self) -> None:
+        self._read("SELECT 1")
 
     # -- footer statistics -------------------------------------------------
     def footer_counts(self, site: str) -> dict[str, int]:
@@ -254,6 +296,13 @@ class SqliteStore(Store):
     # -- sink checkpoints -------------------------------------------------------
     def checkpoints(self) -> dict[str, int]:
         return dict(self._read("SELECT path, offset FROM sink_checkpoints"))
+
+    @classmethod
+    def open_readonly(cls, path: Path) -> SqliteStore:
+        """A reader that takes no lock (works beside `ingest run`); writes are refused."""
+        from ingest.state_readonly import ReadOnlySqliteStore
+
+        return ReadOnlySqliteStore(path)
 
     def close(self) -> None:
         try:

@@ -27,10 +27,14 @@ class WorkerPool:
     def start(self) -> None:
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(_PRELOAD)
-        self._pool = ProcessPoolExecutor(self.size, mp_context=ctx,
-                                         max_tasks_per_child=self._max_tasks)
-        for _ in range(self.size):  # fork the workers now, while feeds download
-            self._pool.submit(os.getpid)
+        try:
+            self._pool = ProcessPoolExecutor(self.size, mp_context=ctx,
+                                             max_tasks_per_child=self._max_tasks)
+            for _ in range(self.size):  # fork the workers now, while feeds download
+                self._pool.submit(os.getpid)
+        except (OSError, EOFError, BrokenProcessPool) as exc:
+            self._pool = None
+            raise IngestError(f"workers: cannot start worker processes: {exc!r}") from exc
 
     async def run(self, func, *args):
         """Run ``func(*args)`` in a worker; exceptions it raises come back as they are."""
