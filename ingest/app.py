@@ -18,10 +18,11 @@ from ingest.workers import WorkerPool
 
 
 @contextlib.asynccontextmanager
-async def open_pipeline(cfg: Config, *, on_event=None) -> AsyncIterator[Pipeline]:
+async def open_pipeline(cfg: Config, *, on_event=None, sink=None) -> AsyncIterator[Pipeline]:
+    """``sink``: where records go instead of cfg.output (``ingest fetch -o -``)."""
     store = SqliteStore(cfg.state.path, lock_timeout=cfg.state.lock_timeout)
     try:
-        sink = JsonlSink(cfg.output.dir, partition=cfg.output.partition)
+        sink = sink or JsonlSink.from_config(cfg.output)
         workers = WorkerPool(cfg.extract.workers)
         workers.start()
         try:

@@ -1,4 +1,4 @@
-"""The `ingest` command: a thin shell over the pipeline and the daemon.
+"""The `ingest` command: a thin shell over the pipeline, the daemon and the small commands.
 
 Exit status: 0 everything worked, 1 something failed at run time (each failure
 named on stderr), 2 configuration or usage error.
@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import signal
 import sys
 
-from ingest import __version__
-from ingest.config import Config, effective_config, load_config
+from ingest import __version__, commands
+from ingest.config import Config, load_config
 from ingest.errors import ConfigError, IngestError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -33,13 +32,16 @@ def main(argv: list[str] | None = None) -> int:
     level = default - 10 * args.verbose + 10 * args.quiet
     setup_logging(max(logging.DEBUG, min(level, logging.CRITICAL)), args.log_format)
     try:
-        cfg = load_config(args.config)
+        cfg = load_config(args.config) if args.needs_config else None
         return args.handler(cfg, args)
     except ConfigError as exc:
         print(f"ingest: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except IngestError as exc:
         print(f"ingest: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except BrokenPipeError:  # `ingest status | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
@@ -50,72 +52,80 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--config", "-c", default=os.environ.get("INGEST_CONFIG", "config.yaml"),
                         help="config file (default: $INGEST_CONFIG or ./config.yaml)")
     common.add_argument("-v", "--verbose", action="count", default=0, help="more log lines")
-    common.add_argument("-q", "--quiet", action="count", default=0, help="fewer log lines")
+    common.add_argument("-q", "--quiet", action="count", default=0,
+                        help="fewer log lines, and no progress display")
     common.add_argument("--log-format", choices=("text", "json"), default="text")
 
     parser = argparse.ArgumentParser(prog="ingest", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"ingest {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    fetch = sub.add_parser("fetch", parents=[common], help="poll every feed once, then exit")
+    def command(name: str, handler, help: str, needs_config: bool = True):  # noqa: A002
+        cmd = sub.add_parser(name, parents=[common], help=help, description=help)
+        cmd.set_defaults(handler=handler, needs_config=needs_config)
+        return cmd
+
+    fetch = command("fetch", cmd_fetch, "poll every feed once, then exit")
     fetch.add_argument("--feed", action="append", default=[], metavar="NAME",
                        help="only this feed (by name); may be repeated")
-    fetch.set_defaults(handler=cmd_fetch)
-
-    run = sub.add_parser("run", parents=[common], help="run the polling daemon")
-    run.set_defaults(handler=cmd_run)
-
-    footers = sub.add_parser("footers", parents=[common], help="show learned footer lines")
+    fetch.add_argument("-o", "--output", metavar="-",
+                       help="'-': write the records to standard output instead of files")
+    command("run", cmd_run, "run the polling daemon")
+    status = command("status", commands.cmd_status,
+                     "show every feed's polls, errors and freshness")
+    status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    footers = command("footers", commands.cmd_footers, "show learned footer lines")
     footers.add_argument("--site", help="only this site (host, e.g. ansa.it)")
-    footers.set_defaults(handler=cmd_footers)
-
-    check = sub.add_parser("check", parents=[common],
-                           help="validate the config and print the effective settings")
-    check.set_defaults(handler=cmd_check)
+    check = command("check", commands.cmd_check,
+                    "validate the config and print the effective settings")
+    check.add_argument("--format", choices=("json", "yaml"), default="json")
+    imp = command("import-opml", commands.cmd_import_opml,
+                  "add the feeds of an OPML file to the config", needs_config=False)
+    imp.add_argument("file", help="an OPML export (Miniflux, FreshRSS, an RSS reader)")
+    imp.add_argument("--dry-run", action="store_true", help="report, but change nothing")
+    exp = command("export-opml", commands.cmd_export_opml, "write the configured feeds as OPML")
+    exp.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     return parser
 
 
 def cmd_fetch(cfg: Config, args) -> int:
     from ingest.app import open_pipeline
+    from ingest.progress import fetch_progress, wanted
 
     feeds = _select_feeds(cfg, args.feed)
+    sink = _stdout_sink(cfg, args.output)
 
-    async def go():
-        async with open_pipeline(cfg) as pipeline:
+    async def go(on_event):
+        async with open_pipeline(cfg, on_event=on_event, sink=sink) as pipeline:
             return await pipeline.run(feeds)
 
-    stats = asyncio.run(go())
+    show = wanted(args.quiet, args.log_format) and not (sink and sys.stdout.isatty())
+    with fetch_progress(len(feeds), show) as on_event:
+        stats = asyncio.run(go(on_event))
+    if sink is not None and sink.broken:  # the reader left: no complaint at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     print(stats.summary(), file=sys.stderr)
     return EXIT_OK if not stats.failed else EXIT_FAILED
+
+
+def _stdout_sink(cfg: Config, output: str | None):
+    """``-o -``: a sink writing to stdout, recovering the output folder if it exists."""
+    if output is None:
+        return None
+    if output != "-":
+        raise ConfigError(f"--output: only '-' (standard output) is accepted, got {output!r}; "
+                          "to write files elsewhere set output.dir or INGEST_OUTPUT_DIR")
+    from ingest.sink import JsonlSink
+    from ingest.sink_stdout import StdoutSink
+
+    files = JsonlSink.from_config(cfg.output) if cfg.output.dir.is_dir() else None
+    return StdoutSink(sys.stdout.buffer, files)
 
 
 def cmd_run(cfg: Config, args) -> int:
     from ingest.daemon import run_daemon
 
     return run_daemon(cfg, config_path=args.config)
-
-
-def cmd_footers(cfg: Config, args) -> int:
-    from ingest.state import SqliteStore
-
-    store = SqliteStore(cfg.state.path, lock_timeout=cfg.state.lock_timeout)
-    try:
-        rows = store.footer_lines(args.site)
-    finally:
-        store.close()
-    threshold = cfg.footers.min_count
-    for site, _key, sample, count in rows:
-        mark = "removed" if count >= threshold else "watching"
-        print(f"{site}\t{count}\t{mark}\t{sample}")
-    if not rows:
-        print("no footer lines learned yet" + (f" for {args.site}" if args.site else ""),
-              file=sys.stderr)
-    return EXIT_OK
-
-
-def cmd_check(cfg: Config, args) -> int:
-    print(json.dumps(effective_config(cfg), indent=2, ensure_ascii=False))
-    return EXIT_OK
 
 
 def _select_feeds(cfg: Config, names: list[str]):

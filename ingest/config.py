@@ -49,6 +49,8 @@ __all__ = [
 class OutputConfig:
     dir: Path
     partition: str = "day"  # "day" | "none"
+    compress: str = "none"  # "none" | "gzip": one gzip member per batch, files *.jsonl.gz
+    max_file_bytes: int | None = None  # start the next part (.1, .2, ...) past this size
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ SECTION_FIELDS: dict[str, dict[str, Field]] = {
     "output": {
         "dir": Field(check.path, "raw", default="data"),
         "partition": Field(check.choice("day", "none"), "raw"),
+        "compress": Field(check.choice("none", "gzip"), "raw"),
+        "max_file_bytes": Field(check.optional(check.size)),
     },
     "state": {
         "path": Field(check.path, "raw", default="data/state.sqlite"),

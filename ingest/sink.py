@@ -1,16 +1,25 @@
 """JSON-lines output: whole lines only, fsynced before anything is marked seen.
 
 Files live under ``output.dir``: ``articles-YYYY-MM-DD.jsonl`` (partition
-``day``, by UTC write date) or ``articles.jsonl`` (``none``). A batch is
-appended with one write per file; if the write fails (disk full, file-size
+``day``, by UTC write date) or ``articles.jsonl`` (``none``); with ``compress:
+gzip`` the same names end in ``.jsonl.gz`` and each batch is appended as one
+whole gzip member (see sink_gzip). With ``max_file_bytes``, a batch that would
+take the current file past the limit starts the next part,
+``articles-YYYY-MM-DD.1.jsonl``, ``.2``, ...; a batch is never split, so a
+file is larger than the limit only when one batch alone is.
+
+A batch is appended with one write; if the write fails (disk full, file-size
 limit), the file is cut back to its previous length so no torn line remains.
-A torn tail left by a crash is cut off by `repair` at start.
+A torn tail left by a crash is cut off by `repair` at start. Checkpoints are
+byte offsets in the file as stored (compressed offsets for ``.gz``).
+`StdoutSink` (sink_stdout.py) is the same interface for ``ingest fetch -o -``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
@@ -18,41 +27,73 @@ from pathlib import Path
 
 import orjson
 
+from ingest import sink_gzip
 from ingest.errors import SinkError
 
 log = logging.getLogger("ingest.sink")
+PLAIN, GZIP = ".jsonl", ".jsonl.gz"
 
 
 class JsonlSink:
-    def __init__(self, directory: Path, *, partition: str = "day", clock=time.time) -> None:
+    def __init__(self, directory: Path, *, partition: str = "day", compress: str = "none",
+                 max_file_bytes: int | None = None, clock=time.time) -> None:
         self.dir = Path(directory)
         self.partition = partition
+        self.suffix = GZIP if compress == "gzip" else PLAIN
+        self.max_file_bytes = max_file_bytes
         self._clock = clock
+        self._parts: dict[str, int] = {}  # file stem -> current part number
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise SinkError(f"sink: cannot create output folder {self.dir}: {exc.strerror}") from exc
+            raise SinkError(f"sink: cannot create output folder {self.dir}: "
+                            f"{exc.strerror}") from exc
+
+    @classmethod
+    def from_config(cls, output) -> JsonlSink:
+        """The sink ``output`` (an OutputConfig) describes."""
+        return cls(output.dir, partition=output.partition, compress=output.compress,
+                   max_file_bytes=output.max_file_bytes)
 
     def files(self) -> list[Path]:
-        return sorted(self.dir.rglob("*.jsonl"))
+        return sorted([*self.dir.rglob("*" + PLAIN), *self.dir.rglob("*" + GZIP)])
 
     def name(self, path: Path) -> str:
         """A file's name relative to the output folder (the checkpoint key)."""
         return path.relative_to(self.dir).as_posix()
 
-    def current_file(self) -> Path:
-        if self.partition == "none":
-            return self.dir / "articles.jsonl"
-        day = datetime.fromtimestamp(self._clock(), timezone.utc).strftime("%Y-%m-%d")
-        return self.dir / f"articles-{day}.jsonl"
+    def current_file(self, incoming: int = 0) -> Path:
+        """The file the next batch of ``incoming`` bytes (as stored) goes to."""
+        stem = "articles"
+        if self.partition != "none":
+            day = datetime.fromtimestamp(self._clock(), timezone.utc).strftime("%Y-%m-%d")
+            stem = f"articles-{day}"
+        if not self.max_file_bytes:
+            return self.dir / (stem + self.suffix)
+        part = self._parts.get(stem)
+        if part is None:
+            part = self._last_part(stem)
+        while True:
+            path = self.dir / (stem + (f".{part}" if part else "") + self.suffix)
+            size = path.stat().st_size if path.exists() else 0
+            if size == 0 or size + incoming <= self.max_file_bytes:
+                break
+            part += 1
+        self._parts[stem] = part
+        return path
+
+    def _last_part(self, stem: str) -> int:
+        pattern = re.compile(re.escape(stem) + r"(?:\.(\d+))?" + re.escape(self.suffix) + "$")
+        found = [pattern.match(p.name) for p in self.dir.glob(stem + "*" + self.suffix)]
+        return max((int(m.group(1) or 0) for m in found if m), default=0)
 
     def repair(self) -> list[str]:
-        """Cut torn (unterminated) last lines; return the names of files repaired."""
+        """Cut torn last lines (or gzip members); return the names of files repaired."""
         repaired = []
         for path in self.files():
             if _cut_torn_tail(path):
                 repaired.append(self.name(path))
-                log.warning("sink: cut a torn last line from %s (left by a crash)", path)
+                log.warning("sink: cut a torn end from %s (left by a crash)", path)
         return repaired
 
     def unreconciled(self, checkpoints: Mapping[str, int]) -> Iterator[tuple[str, int, list[dict]]]:
@@ -63,17 +104,17 @@ class JsonlSink:
             size = path.stat().st_size
             if size <= start:
                 continue
-            with path.open("rb") as fh:
-                fh.seek(start)
-                records = [_load(line) for line in fh if line.strip()]
+            records = [_load(line) for line in _lines(path, start) if line.strip()]
             yield name, size, [r for r in records if r is not None]
 
     def write(self, records: Sequence[Mapping]) -> dict[str, int]:
         """Append records as whole lines and fsync; return ``{file name: new size}``."""
         if not records:
             return {}
-        path = self.current_file()
-        data = b"".join(orjson.dumps(r) + b"\n" for r in records)
+        data = encode(records)
+        if self.suffix == GZIP:
+            data = sink_gzip.member(data)
+        path = self.current_file(len(data))
         try:
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as exc:
@@ -92,6 +133,20 @@ class JsonlSink:
             os.close(fd)
 
 
+def encode(records: Sequence[Mapping]) -> bytes:
+    """Records as JSON lines: UTF-8, one object per line, each ending in a newline."""
+    return b"".join(orjson.dumps(r) + b"\n" for r in records)
+
+
+def _lines(path: Path, start: int) -> Iterator[bytes]:
+    if path.name.endswith(GZIP):
+        yield from sink_gzip.iter_lines(path, start)
+        return
+    with path.open("rb") as fh:
+        fh.seek(start)
+        yield from fh
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -107,26 +162,31 @@ def _truncate(fd: int, size: int) -> None:
 
 
 def _cut_torn_tail(path: Path) -> bool:
+    """Cut ``path`` back to its last whole line (or gzip member); True if it was cut."""
     size = path.stat().st_size
-    if size == 0:
+    end = sink_gzip.whole_end(path) if path.name.endswith(GZIP) else _last_line_end(path, size)
+    if end == size:
         return False
     with path.open("rb+") as fh:
-        fh.seek(-1, os.SEEK_END)
-        if fh.read(1) == b"\n":
-            return False
-        # Find the last newline, reading backwards in blocks.
+        fh.truncate(end)
+    return True
+
+
+def _last_line_end(path: Path, size: int) -> int:
+    """The offset just past the last newline of ``path`` (0 if it has none)."""
+    with path.open("rb") as fh:
+        fh.seek(max(0, size - 1))
+        if fh.read(1) in (b"\n", b""):  # whole (or empty): the usual case, one byte read
+            return size
         pos = size
-        while pos > 0:
+        while pos > 0:  # read backwards in blocks
             step = min(65536, pos)
             fh.seek(pos - step)
-            block = fh.read(step)
-            idx = block.rfind(b"\n")
+            idx = fh.read(step).rfind(b"\n")
             if idx != -1:
-                fh.truncate(pos - step + idx + 1)
-                return True
+                return pos - step + idx + 1
             pos -= step
-        fh.truncate(0)
-        return True
+    return 0
 
 
 def _load(line: bytes) -> dict | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import shutil
 import subprocess
@@ -12,6 +14,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
+RECORD_SCHEMA = REPO / "schema" / "record.schema.json"
 
 
 @pytest.fixture(scope="session")
@@ -37,3 +40,30 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None,
     full_env.update(env or {})
     return subprocess.run([*ingest_command(), *args], cwd=cwd, env=full_env, text=True,
                           capture_output=True, timeout=timeout, **kwargs)
+
+
+@functools.cache
+def record_validator():
+    """A JSON Schema validator for schema/record.schema.json (checked once)."""
+    import jsonschema
+
+    schema = json.loads(RECORD_SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def validate_records(records: list[dict]) -> list[dict]:
+    """Fail on the first record that breaks schema/record.schema.json; return the records.
+
+    newssite.read_records calls it, so every end-to-end test checks what it reads.
+    """
+    from jsonschema.exceptions import best_match
+
+    validator = record_validator()
+    for i, record in enumerate(records):
+        error = best_match(validator.iter_errors(record))
+        if error is not None:
+            where = "/".join(map(str, error.absolute_path)) or "the record"
+            raise AssertionError(f"record {i} ({record.get('url')}) breaks "
+                                 f"{RECORD_SCHEMA.relative_to(REPO)} at {where}: {error.message}")
+    return records

@@ -3,10 +3,13 @@ article pages from ../shared/corpus, served by the fault server on 127.0.0.1."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
+
+from conftest import validate_records
 
 
 @dataclass
@@ -103,6 +106,32 @@ def rdf(items: list[Item], *, title: str = "RDF feed") -> bytes:
     return "\n".join(parts).encode("utf-8")
 
 
+def plain_page(title: str, number: int) -> bytes:
+    """A made-up article page any extractor reads: a heading and four long paragraphs."""
+    sentence = (f"Questa è la notizia numero {number}, scritta per le prove di ingest: "
+                "una frase abbastanza lunga perché l'estrazione la riconosca come testo. ")
+    paragraphs = "".join(f"<p>{sentence * 3}Paragrafo {j}.</p>" for j in range(4))
+    return (f'<!DOCTYPE html><html lang="it"><head><meta charset="utf-8"><title>{escape(title)}'
+            f"</title></head><body><article><h1>{escape(title)}</h1>{paragraphs}</article>"
+            "</body></html>").encode("utf-8")
+
+
+def add_small_site(server, feeds: int = 2, per_feed: int = 3) -> list[tuple[str, str]]:
+    """``feeds`` RSS feeds of ``per_feed`` made-up articles each on ``server`` (no corpus
+    needed); returns the ``(name, url)`` pairs write_config takes."""
+    pairs = []
+    for f in range(feeds):
+        items = []
+        for i in range(per_feed):
+            path = f"/small/{f}/{i}.html"
+            server.add(path, plain_page(f"Notizia {f}-{i}", f * 100 + i),
+                       {"Content-Type": "text/html; charset=utf-8"})
+            items.append(Item(f"Notizia {f}-{i}", server.url(path), f"small-{f}-{i}"))
+        server.add(f"/small/{f}.xml", rss(items), {"Content-Type": "application/rss+xml"})
+        pairs.append((f"small-{f}", server.url(f"/small/{f}.xml")))
+    return pairs
+
+
 def write_config(path: Path, feeds: list[tuple[str, str]], **sections) -> Path:
     """A config for a local site: private networks allowed (127.0.0.1), no politeness delay."""
     cfg = {
@@ -119,8 +148,12 @@ def write_config(path: Path, feeds: list[tuple[str, str]], **sections) -> Path:
 
 
 def read_records(out_dir: Path) -> list[dict]:
+    """Every record under ``out_dir`` (``*.jsonl`` and ``*.jsonl.gz``), checked against
+    schema/record.schema.json."""
     records = []
-    for path in sorted(out_dir.rglob("*.jsonl")):
-        for line in path.read_bytes().splitlines():
+    for path in sorted([*out_dir.rglob("*.jsonl"), *out_dir.rglob("*.jsonl.gz")]):
+        data = path.read_bytes()
+        data = gzip.decompress(data) if path.suffix == ".gz" else data
+        for line in data.splitlines():
             records.append(json.loads(line))
-    return records
+    return validate_records(records)

@@ -210,7 +210,8 @@ def test_effective_config_is_plain_data(tmp_path):
     assert json.loads(json.dumps(plain)) == plain
     YAML(typ="safe").dump(plain, io.StringIO())  # no ruamel scalar types left inside
     assert plain["path"] == str(path)
-    assert plain["output"] == {"dir": str(tmp_path / "out"), "partition": "none"}
+    assert plain["output"] == {"dir": str(tmp_path / "out"), "partition": "none",
+                               "compress": "none", "max_file_bytes": None}
     assert plain["feeds"][1] == {"name": "Example News", "url": "https://example.com/feed",
                                  "interval": 5400.0, "tags": ["world", "it"]}
     assert plain["footers"]["sites"] == {"ansa.it": ["^Riproduzione riservata", "© ANSA"]}
