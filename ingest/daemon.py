@@ -46,7 +46,15 @@ def run_daemon(cfg: Config, *, config_path=None) -> int:
         async with open_pipeline(cfg) as pipeline:
             return await Daemon(cfg, pipeline, config_path=config_path).run()
 
+    # Until the daemon's own handlers are in place (start-up takes a second), a
+    # stop request ends the process cleanly: nothing has been written yet.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit_during_startup)
     return asyncio.run(main())
+
+
+def _exit_during_startup(signum, frame) -> None:
+    raise SystemExit(0)
 
 
 class Daemon:

@@ -61,9 +61,10 @@ class HostBackoff(TransientFetchError):
     kind = "backoff"
 
     def __init__(self, message: str, *, url: str = "", retry_after: float = 0.0,
-                 kind: str | None = None) -> None:
+                 kind: str | None = None, requested: bool = True) -> None:
         super().__init__(message, url=url, kind=kind)
         self.retry_after = retry_after
+        self.requested = requested  # False: refused here, no request was sent
 
 
 class PermanentFetchError(FetchError):

@@ -288,7 +288,7 @@ class HttpClient:
         if until is not None:
             wait = until - self._clock()
             raise HostBackoff(f"{url}: {host_of(url)} asked us to wait (another {wait:.0f}s)",
-                              url=url, retry_after=wait)
+                              url=url, retry_after=wait, requested=False)
 
     def _back_off(self, seconds: float, *urls: str) -> None:
         until = self._clock() + seconds

@@ -258,6 +258,16 @@ def _paragraph(clean: str) -> bool:
         len(clean) >= R.REPEAT_MIN_CHARS and _SENTENCE_END.search(clean) is not None))
 
 
+def _drops(lines: list[str], learned: Mapping[str, int], rules: FooterRules,
+           site: str) -> dict[int, str]:
+    """{line index: why} for the head/tail footer runs and repeated lines."""
+    kind = _classifier(learned, rules.min_count, rules.patterns_for(site))
+    drop = _peel_tail(lines, kind)
+    drop.update(_peel_head(lines, kind, min(drop, default=len(lines))))
+    drop.update(_repeats(lines, drop))
+    return drop
+
+
 def strip_footers(text: str, *, learned: Mapping[str, int], rules: FooterRules,
                   site: str, feed_rights: str | None = None) -> Cleaned:
     """Remove footer lines from the head and tail runs, and repeated lines.
@@ -266,11 +276,12 @@ def strip_footers(text: str, *, learned: Mapping[str, int], rules: FooterRules,
     ``rights`` is the first removed copyright notice, else ``feed_rights``.
     """
     lines = text.split("\n")
-    kind = _classifier(learned if rules.learn else {}, rules.min_count,
-                       rules.patterns_for(site))
-    drop = _peel_tail(lines, kind)
-    drop.update(_peel_head(lines, kind, min(drop, default=len(lines))))
-    drop.update(_repeats(lines, drop))
+    drop = _drops(lines, learned if rules.learn else {}, rules, site)
+    if len(drop) >= sum(1 for line in lines if line.strip()) and rules.learn:
+        # Learned lines would take the whole body: the site's articles differ only
+        # in numbers (bulletins, results) or one story came under several URLs.
+        # Keep the story; take only what the fixed rules name.
+        drop = _drops(lines, {}, rules, site)
     if not drop:
         return Cleaned(text=text, rights=feed_rights)
     kept = [line for i, line in enumerate(lines) if i not in drop]

@@ -13,6 +13,7 @@ _BLOCKS = frozenset(
     "header footer figure figcaption dd dt hr".split())
 _DROP = frozenset(("script", "style", "noscript", "template", "iframe"))
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
+_DOCTYPE = re.compile(r"<!DOCTYPE[^\[>]*(\[.*?\])?\s*>", re.IGNORECASE | re.DOTALL)
 _LOOKS_HTML = re.compile(r"<[a-zA-Z/!][^>]*>|&[#a-zA-Z0-9]+;")
 
 
@@ -22,6 +23,7 @@ def html_to_text(fragment: str | None) -> str:
         return ""
     if not _LOOKS_HTML.search(fragment):
         return _tidy(fragment)
+    fragment = _DOCTYPE.sub("", fragment)  # lxml leaves an internal subset's "]>" as text
     try:
         root = lxml.html.fragment_fromstring(fragment, create_parent="div")
     except (lxml.etree.ParserError, ValueError):

@@ -212,6 +212,7 @@ class Pipeline:
         try:
             page = await self.http.fetch_page(draft.url)
         except HostBackoff as exc:
+            result.pages += exc.requested
             result.deferred += 1
             log.info("pipeline: %s: %s; left for a later run", draft.feed, exc)
             return None

@@ -56,7 +56,9 @@ class JsonlSink:
                    max_file_bytes=output.max_file_bytes)
 
     def files(self) -> list[Path]:
-        return sorted([*self.dir.rglob("*" + PLAIN), *self.dir.rglob("*" + GZIP)])
+        """Output files under the folder; a folder or broken link named *.jsonl is not one."""
+        found = [*self.dir.rglob("*" + PLAIN), *self.dir.rglob("*" + GZIP)]
+        return sorted(p for p in found if p.is_file())
 
     def name(self, path: Path) -> str:
         """A file's name relative to the output folder (the checkpoint key)."""
@@ -91,7 +93,7 @@ class JsonlSink:
         """Cut torn last lines (or gzip members); return the names of files repaired."""
         repaired = []
         for path in self.files():
-            if _cut_torn_tail(path):
+            if _guarded(path, _cut_torn_tail):
                 repaired.append(self.name(path))
                 log.warning("sink: cut a torn end from %s (left by a crash)", path)
         return repaired
@@ -101,10 +103,11 @@ class JsonlSink:
         for path in self.files():
             name = self.name(path)
             start = checkpoints.get(name, 0)
-            size = path.stat().st_size
+            size = _guarded(path, lambda p: p.stat().st_size)
             if size <= start:
                 continue
-            records = [_load(line) for line in _lines(path, start) if line.strip()]
+            lines = _guarded(path, lambda p: list(_lines(p, start)))
+            records = [_load(line) for line in lines if line.strip()]
             yield name, size, [r for r in records if r is not None]
 
     def write(self, records: Sequence[Mapping]) -> dict[str, int]:
@@ -159,6 +162,14 @@ def _truncate(fd: int, size: int) -> None:
         os.ftruncate(fd, size)
     except OSError:
         log.error("sink: could not cut a partly written batch back to %d bytes", size)
+
+
+def _guarded(path: Path, action):
+    """Run ``action(path)``; an OSError becomes a SinkError naming the file."""
+    try:
+        return action(path)
+    except OSError as exc:
+        raise SinkError(f"sink: cannot read {path}: {exc.strerror or exc}") from exc
 
 
 def _cut_torn_tail(path: Path) -> bool:

@@ -154,6 +154,7 @@ class SqliteStore(Store):
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=5000")
             self._db.executescript(_SCHEMA)
+            _migrate(self._db)
             # We hold the lock, so no other process is polling: leases left by a
             # killed process are stale, and its feeds are due again at once.
             self._db.execute("UPDATE feeds SET leased_until = NULL "
@@ -309,6 +310,13 @@ class SqliteStore(Store):
             self._db.close()
         finally:
             os.close(self._lock_fd)
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring a store made by an earlier version up to the current schema."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(feeds)")}
+    if "leased_until" not in columns:
+        db.execute("ALTER TABLE feeds ADD COLUMN leased_until REAL")
 
 
 def _acquire_lock(path: Path, timeout: float) -> int:

@@ -9,15 +9,21 @@
 API (all thread-safe):
     FaultServer(host="127.0.0.1")  listens on an ephemeral port; start()/close() or ``with``
     .url(path) -> str              absolute URL of ``path`` on this server
-    .add(path, body, headers=None, status=200)   serve fixed bytes at ``path`` (query ignored)
+    .add(path, body, headers=None, status=200)   serve fixed bytes at ``path`` (query ignored);
+                                   if ``headers`` has ETag and/or Last-Modified, a matching
+                                   If-None-Match / If-Modified-Since gets 304 (no body)
     .hits(path) -> int             requests seen for ``path`` (query string ignored)
     .requests -> list[(method, path_with_query, {lower-cased header: value})]
 
 Built-in routes (a path registered with ``add`` wins over them):
     /status/<code>[?retry_after=N]  that status, with Retry-After: N if given
     /redirect-loop                  302 to itself, forever
-    /redirect-chain/<n>             302 to /redirect-chain/<n-1> ... /redirect-chain/0 is 200
+    /redirect-chain/<n>[?to=PATH]   302 to /redirect-chain/<n-1> ... /redirect-chain/0 is 200
+                                    (or, with ``to``, a 302 to PATH: n redirects in all)
     /drip                           200 text/html, then one byte a second for up to 10 minutes
+    /stall                          accepts the request, then sends nothing for up to 10 minutes
+    /delay/<seconds>/<path>         waits, then answers as <path> would (e.g. /delay/2/feed.xml);
+                                    the hit is counted for the /delay/... path only
     /big/<megabytes>[?type=xml][&length=1]  that many MB of "0" as text/html (or
                                     application/xml), streamed; Content-Length only with length=1
     /gzip-bomb                      Content-Encoding: gzip, ~1 MB that inflates to 1 GiB of zeros
@@ -34,9 +40,10 @@ import threading
 import zlib
 from collections import Counter
 from collections.abc import Iterator
+from email.utils import parsedate_to_datetime
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
@@ -182,6 +189,10 @@ class FaultServer:
             static = self._static.get(path)
         if static is not None:
             status, body, headers = static
+            if 200 <= status < 300 and _not_modified(h.headers, headers):
+                kept = {k: v for k, v in headers.items()
+                        if k.lower() in ("etag", "last-modified", "cache-control", "expires")}
+                return h.send(304, b"", kept)
             return h.send(status, body, headers)
         name, _, arg = path.strip("/").partition("/")
         route = getattr(self, f"_route_{name.replace('-', '_')}", None)
@@ -200,10 +211,24 @@ class FaultServer:
 
     def _route_redirect_chain(self, h: _Handler, arg: str, query: dict[str, str]) -> None:
         left = int(arg or 0)
+        target = query.get("to")
         if left <= 0:
             return h.send(200, b"<html><body>end of chain</body></html>",
                           {"Content-Type": "text/html"})
-        return h.send(302, b"", {"Location": f"/redirect-chain/{left - 1}"})
+        if left == 1 and target:
+            return h.send(302, b"", {"Location": target})
+        suffix = f"?{urlencode({'to': target})}" if target else ""
+        return h.send(302, b"", {"Location": f"/redirect-chain/{left - 1}{suffix}"})
+
+    def _route_stall(self, h: _Handler, arg: str, query: dict[str, str]) -> None:
+        self._stop.wait(600)
+        h.close_connection = True
+
+    def _route_delay(self, h: _Handler, arg: str, query: dict[str, str]) -> None:
+        seconds, _, rest = arg.partition("/")
+        if self._stop.wait(float(seconds)):
+            return
+        self._route(h, "/" + rest, query)
 
     def _route_drip(self, h: _Handler, arg: str, query: dict[str, str]) -> None:
         h.start_stream({"Content-Type": "text/html"})
@@ -252,6 +277,24 @@ class FaultServer:
             if self._stop.is_set():
                 return
             h.wfile.write(chunk)
+
+
+def _not_modified(request_headers, validators: dict[str, str]) -> bool:  # noqa: ANN001
+    """RFC 9110 13.2.2: If-None-Match decides when present (weak comparison, ``*``);
+    else If-Modified-Since, when the resource's Last-Modified is not later."""
+    have = {k.lower(): v for k, v in validators.items()}
+    inm, ims = request_headers.get("If-None-Match"), request_headers.get("If-Modified-Since")
+    if inm is not None and "etag" in have:
+        tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
+        return "*" in tags or have["etag"].strip().removeprefix("W/") in tags
+    if ims is not None and "last-modified" in have and inm is None:
+        if ims.strip() == have["last-modified"].strip():
+            return True
+        try:
+            return parsedate_to_datetime(have["last-modified"]) <= parsedate_to_datetime(ims)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return False
+    return False
 
 
 def _repeat(chunk: bytes, size: int) -> Iterator[bytes]:

@@ -132,6 +132,7 @@ def test_truncated_feed_keeps_recoverable_entries():
     ("plain &amp; simple", "plain & simple"),
     ("no markup at all", "no markup at all"),
     ("x<br>y<script>z()</script>", "x\ny"),
+    ('<!DOCTYPE html [<!ENTITY e "boom">]><p>text</p>', "text"),
     ("", ""),
     (None, ""),
 ])

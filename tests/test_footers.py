@@ -389,3 +389,15 @@ def test_learned_line_mid_body_stays_even_when_its_tail_copy_goes() -> None:
     text = "\n".join(story(0)[:1] + [NEWSLETTER] + story(0)[1:] + [NEWSLETTER])
     cleaned = strip(text, {line_key(NEWSLETTER): 5})
     assert cleaned.text == "\n".join(story(0)[:1] + [NEWSLETTER] + story(0)[1:])
+
+
+def test_learned_lines_never_take_the_whole_body():
+    """Articles that differ only in numbers would teach every line; the story stays."""
+    texts = [f"Lo spread chiude a {n} punti base.\nLa borsa sale dello {n} per cento.\n"
+             f"© Copyright ANSA" for n in (101, 102, 103, 104)]
+    rules = FooterRules(learn=True, min_count=3)
+    learned = merge_counts({}, count_batch(texts))
+    for text in texts:
+        cleaned = strip_footers(text, learned=learned, rules=rules, site="ansa.it")
+        assert cleaned.text == "\n".join(text.split("\n")[:2])
+        assert cleaned.removed == ("© Copyright ANSA",)

@@ -96,3 +96,16 @@ def test_second_process_waits_then_gives_a_clear_error(tmp_path):
         release.set()
         holder.join(10)
     SqliteStore(path, lock_timeout=1).close()  # free again
+
+
+def test_store_from_an_earlier_version_is_migrated(tmp_path):
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE feeds (url TEXT PRIMARY KEY, data TEXT NOT NULL, "
+               "next_poll_at REAL) WITHOUT ROWID")
+    db.execute("INSERT INTO feeds VALUES ('https://a/feed', '{}', 5.0)")
+    db.commit()
+    db.close()
+    s = SqliteStore(path)
+    assert s.claim_due_feeds(10.0, 5, 300) == ["https://a/feed"]
+    s.close()
