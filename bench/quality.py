@@ -54,12 +54,7 @@ def bare(html: bytes, url: str | None) -> str:
 
 
 def extract_text(html: bytes, url: str | None) -> str:
-    """Our extraction step: the one line to swap (``--ingest-extract`` does it)."""
-    return trafilatura.extract(html, url=url, include_comments=False) or ""
-
-
-def ingest_extract_text(html: bytes, url: str | None) -> str:
-    """The pipeline's own extraction (ingest.extract), for ``--ingest-extract``."""
+    """The pipeline's own extraction step (ingest.extract): decoding, trafilatura, title."""
     from ingest.errors import SkipEntry
     from ingest.extract import extract_article
     try:
@@ -202,9 +197,6 @@ def report(stats: dict[str, dict]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    global extract_text
-    if "--ingest-extract" in argv:
-        extract_text = ingest_extract_text
     args = [a for a in argv[1:] if not a.startswith("--")]
     corpus = Path(args[0]) if args else ROOT.parent / "shared" / "corpus"
     if not (corpus / "pages").is_dir():
