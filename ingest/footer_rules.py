@@ -1,11 +1,14 @@
-r"""Built-in footer rules, as data: copyright notices, wire credits, datelines, dates.
+r"""Built-in footer rules, as data: notices, wire credits, head metadata, datelines, dates.
 
-footers.py applies these tables; nothing here decides anything. Lines are matched in a
-folded form (HTML entities decoded, NFKC, whitespace collapsed, casefolded, accents of
-Latin / Greek / Cyrillic letters dropped), so entries are lower-case regex fragments;
-accents written here are dropped the same way when they are compiled. Write escapes in
-lower case only (\s, \d, \b). In MARKS, CREDIT_LINES and DATELINES, {agencies} and
-{months} stand for the alternations of AGENCIES and MONTHS (literal braces are doubled).
+footer_lines.py and footers.py apply these tables; nothing here decides anything. Lines
+are matched in a folded form (HTML entities decoded, NFKC, whitespace collapsed,
+casefolded, accents of Latin / Greek / Cyrillic letters dropped), so entries are
+lower-case regex fragments; accents written here are dropped the same way when they are
+compiled. Write escapes in lower case only (\s, \d, \b). In MARKS, CREDIT_LINES,
+WIRE_CREDITS, CONTRIBUTOR_LINES, DATE_CORE and DATELINES, {agencies} and {months} stand for
+the alternations of AGENCIES and MONTHS (literal braces are doubled). Tail wire credits
+and head metadata are matched case-insensitively with the line's case kept, because the
+names in a byline are told from prose by their capitals (NAME_*).
 """
 
 from __future__ import annotations
@@ -103,10 +106,130 @@ CREDIT_LINES = (
     r"^\W*our standards: the thomson reuters trust principles",
     # an agency signature alone: "(dpa)", "SDA/sep", "aja/PAP", "AFP/dpa/kna", "— AFP"
     r"^\W*(?:[a-z]{{2,4}}\s*/\s*)*(?:{agencies})(?:\s*[/,]\s*(?:{agencies}|[a-z]{{2,4}}))*\W*$",
+    # a wire service's signature: "The-CNN-Wire", "AP-Wire"
+    r"^\W*(?:the-[a-z]{{2,6}}|{agencies})-wire\W*$",
     # a source credit naming only agencies: "Fonte: ANSA", "Quelle: dpa, AFP"
     r"^\W*(?:fonte|quelle|sources?|fuente|bron)\s*:\s*(?:{agencies})"
     r"(?:\s*[/,;]\s*(?:{agencies}))*\W*$",
 )
+
+# -- tail-run wire credits: removed from the tail run only; never a rights notice ----------
+# Matched like CREDIT_LINES (folded); the part in the group "names" must be names
+# (NAME_* below), checked with its case kept.
+WIRE_CREDITS = (
+    # "Additional reporting by X and Y", "Mitarbeit: X", "Hanno collaborato X e Y"
+    r"^\W*(?:additional|with additional|further) reporting by\s+(?P<names>.+?)"
+    r"(?:\s+in\s+(?-i:[A-Z])[\w .'-]{{1,30}})?\W*$",
+    r"^\W*(?:mitarbeit|mitgearbeitet hat|mitgearbeitet haben)\s*:?\s+(?P<names>.+?)\W*$",
+    r"^\W*(?:ha|hanno) collaborato\s*:?\s+(?P<names>.+?)\W*$",
+    r"^\W*(?:avec la collaboration de|ont collabore a cet article\s*:)\s+(?P<names>.+?)\W*$",
+    r"^\W*(?:con (?:la )?colaboracion de|con reporteria de)\s+(?P<names>.+?)\W*$",
+    r"^\W*(?:com (?:a )?colaboracao de|colaborou)\s*:?\s+(?P<names>.+?)\W*$",
+    r"^\W*met (?:medewerking|bijdragen) van\s+(?P<names>.+?)\W*$",
+    # agencies as the source of the story: "Avec AFP", "Con información de EFE",
+    # "Mit Material von dpa und AFP", "Com agências", "(con agenzie)"
+    r"^\W*(?:avec|con informacion de|con (?:informacion|datos) de|mit material (?:von|der)"
+    r"(?: nachrichtenagenturen?)?|com (?:informacoes|informacao) (?:da|de|do)s?|com|con)"
+    r"\s+(?:l'|la |el |der |de )?(?:{agencies}|agenzie|agences|agencias|agencies"
+    r"|agentschappen)(?:\s*(?:[/,&]|and|und|e|et|y|en)\s*(?:{agencies}))*\W*$",
+)
+# A sentence that credits contributors is removed only when a footer the peel has already
+# removed follows it ("CNN's X contributed to this report" / "The-CNN-Wire" / "© CNN").
+# Alone at the end it stays: ground truth counts it as the story's last line.
+CONTRIBUTOR_LINES = (
+    r"^\W*(?P<names>.+?)\s+(?:also )?contributed(?: (?:reporting|research)(?: from [^.]{{1,40}})?"
+    r"| (?:reporting |research )?to this (?:report|story|article))\W*$",
+    r"^\W*(?P<names>.+?)\s+(?:a|ont) contribue a cet article\W*$",
+    r"^\W*(?P<names>.+?)\s+(?:ha|hanno) contribuito a (?:questo|quest') ?articolo\W*$",
+    r"^\W*(?P<names>.+?)\s+(?:hat|haben) zu diesem (?:bericht|artikel) beigetragen\W*$",
+    r"^\W*(?P<names>.+?)\s+(?:contribuyo|contribuyeron) a este (?:informe|articulo)\W*$",
+    r"^\W*(?P<names>.+?)\s+(?:contribuiu|contribuiram) para (?:esta reportagem|este artigo)\W*$",
+    r"^\W*(?P<names>.+?)\s+(?:heeft|hebben) bijgedragen aan dit (?:artikel|verslag)\W*$",
+)
+
+# -- head-run metadata: removed from the head run only; never a rights notice -------------
+# Matched case-insensitively on the cleaned, unaccented line with its case kept, after a
+# leading list bullet ("- "); a line may join several of them with " | ", " · ", " • ".
+META_MAX_CHARS = 120  # longer lines are never metadata
+META_HEAD_LINES = 6  # ... and only the first this many non-blank lines are looked at
+# "Published 3 May 2026, 15:44", "Veröffentlicht am 13. Mai 2026 um 15:44": a label, then
+# only date / time words: digits, MONTHS, WEEKDAYS, DATE_WORDS, other labels.
+TIMESTAMP_LABELS = {
+    "en": ("published(?: on| at)?", "(?:last |first )?updated(?: on| at)?", "posted(?: on| at)?",
+           "first published(?: on| at)?", "(?:last )?modified(?: on)?", "date"),
+    "de": ("veröffentlicht(?: am| um)?", "(?:zuletzt )?aktualisiert(?: am| um)?",
+           "erschienen(?: am)?", "stand(?: vom)?", "datum"),
+    "it": ("pubblicato(?: il| alle)?", "aggiornato(?: il| alle| a)?",
+           "ultimo aggiornamento(?: il| alle)?", "ultima modifica(?: il)?", "data"),
+    "fr": ("publié(?: le| à)?", "mis à jour(?: le| à)?", "modifié(?: le)?", "actualisé(?: le)?",
+           "date"),
+    "es": ("publicado(?: el| a las)?", "actualizado(?: el| a las)?",
+           "última actualización(?: el)?", "fecha"),
+    "pt": ("publicad[oa](?: em| às| a)?", "atualizad[oa](?: em| às| a)?",
+           "actualizad[oa](?: em| às)?", "última atualização(?: em)?", "data"),
+    "nl": ("gepubliceerd(?: op| om)?", "(?:laatst )?bijgewerkt(?: op| om)?", "geplaatst(?: op)?",
+           "datum"),
+}
+# Words a date / time may hold besides digits, months and weekdays (lower case, no accents).
+DATE_WORDS = (
+    "at on the of um am uhr alle ore il le a l de del el em as las op om h hrs pm st nd rd th er o "
+    "cet cest utc gmt est edt et pt pst pdt bst mez mesz ist "
+    "ago vor fa il y hace ha geleden today yesterday heute gestern oggi ieri "
+    "aujourd'hui hier hoy ayer hoje ontem vandaag gisteren "
+    "min mins minute minutes hour hours day days minuten stunde stunden tag tagen minuto minuti "
+    "ora giorni heure heures jour jours minutos hora horas dia dias minuut minuten uur dagen"
+)
+# A date must be one of these (folded): "13.05.2026", "2026", "15:44", "3 mai", "3 hours".
+DATE_CORE = r"\d{{1,2}}[./-]\d{{1,2}}|\b\d{{4}}\b|\b\d{{1,2}}[:h.]\d{{2}}\b|\b(?:{months})\b"
+# "3 min read", "3 Minuten Lesezeit", "Lettura 3 min", "Temps de lecture : 3 min"
+READING_TIME = (
+    r"^(?:reading time|read time|time to read|lesezeit|lesedauer|tempo di lettura|lettura"
+    r"|temps de lecture|lecture|tiempo de lectura|lectura|tempo de leitura|leitura|leestijd"
+    r"|leesduur)\s*:?\s*(?:ca\.?|circa|about|environ|unos|cerca de|ongeveer)?\s*\d+"
+    r"(?:\s*[-–]\s*\d+)?\s*(?:min\w*|minute)\.?$",
+    r"^(?:ca\.?|circa|about|environ|unos|cerca de|ongeveer)?\s*\d+(?:\s*[-–]\s*\d+)?[\s-]*"
+    r"(?:min\w*|minute)\.?\s*(?:read|reading|read time|lesezeit|lesedauer|lesen|di lettura"
+    r"|lettura|de lecture|de lectura|de leitura|leitura|lectura|leestijd|leesduur|lezen)\.?$",
+)
+# Bylines: a prefix, then names only ("By X", "Von: X", "Di X", "Par X", "Por X", "Door X").
+BYLINE_PREFIXES = (
+    r"by", r"von", r"di", r"a cura di", r"par", r"por", r"door",
+    r"(?:author|autor|autore|autrice|auteur|autora|auteurs?|authors?|text|texto|testo|texte"
+    r"|tekst|reporter)(?=\s*:)",
+)
+# Translation / adaptation credits, then names: "Übersetzung und Adaptierung: AFP Deutschland"
+TRANSLATION_LABELS = (
+    r"translat(?:ed|ion)(?: (?:and|&) (?:adapt(?:ed|ation)|edit(?:ed|ing)))?(?: from \w+)?"
+    r"(?: by)?",
+    r"übersetz(?:ung|t)(?: (?:und|&) (?:adaptierung|anpassung|bearbeitung|redaktion))?"
+    r"(?: aus dem \w+)?(?: von)?",
+    r"tradu(?:zione|tto|tta)(?: (?:e|ed) adattamento)?(?: dall'\w+| dal \w+)?"
+    r"(?: a cura di| da| di)?",
+    r"tradu(?:ction|it|ite)(?: et adaptation)?(?: de l'\w+)?(?: par)?",
+    r"traduc(?:ción|ido|ida)(?: y adaptación)?(?: del \w+)?(?: por| de)?",
+    r"tradu(?:ção|zido|zida)(?: e adaptação)?(?: do \w+)?(?: por| de)?",
+    r"vertal(?:ing|d)(?: en bewerking)?(?: uit het \w+)?(?: door)?",
+)
+# One-word kicker labels a template prints above the story ("Headline", "Eilmeldung").
+HEAD_LABELS = (
+    "headline", "breaking news", "eilmeldung", "ultim'ora", "ultima ora", "dernière minute",
+    "última hora", "último minuto", "laatste nieuws",
+)
+
+# -- names in bylines and credits ----------------------------------------------------------
+# A name is two or more capitalised words ("Bill MCCARTHY", "Jan de Vries", "Agencia EFE"),
+# or one upper-case word or agency ("CNN", "dpa"); names are joined by commas, "&" or
+# NAME_JOINERS; NAME_PARTICLES may sit inside a name; a leading article does not count.
+NAME_JOINERS = ("and", "und", "e", "ed", "et", "y", "en", "&")  # lower case only
+NAME_PARTICLES = (  # lower case only: "Jan de Vries", "Ursula von der Leyen"
+    "van", "von", "van der", "van den", "von der", "van de", "ter", "ten", "de", "de la",
+    "de los", "da", "di", "del", "della", "dei", "do", "dos", "das", "du", "bin", "ibn",
+    "al", "el", "staff", "writer", "writers", "correspondent", "correspondents", "reporter",
+    "reporters",
+)
+NAME_ARTICLES = ("the", "la", "le", "il", "el", "der", "die", "das", "de", "het")
+NAME_MAX = 4  # names in one byline or credit
+NAME_MAX_WORDS = 14  # words in all its names
 
 # -- datelines: never stripped, never learned ----------------------------------------------
 DATELINES = (

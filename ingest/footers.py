@@ -3,7 +3,9 @@
 Pure functions over trafilatura's plain text (lines separated by "\\n"). Only the head
 and tail runs are touched: lines are peeled from each end inward while they are
 footers, so nothing inside the body is removed (except later exact repeats of a line).
-The tables are in footer_rules.py; per-site counts live in the state store:
+The head also loses its metadata block (timestamps, reading time, bylines), the tail its
+wire credits. Lines are classified in footer_lines.py, by the tables in footer_rules.py;
+per-site counts live in the state store:
 
     stored = store.footer_counts(site)
     batch = count_batch(texts)                       # this batch's new articles
@@ -16,56 +18,17 @@ from __future__ import annotations
 
 import html
 import re
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ingest import footer_rules as R
 from ingest.errors import ConfigError
+from ingest.footer_lines import (classifier, clean, fold, is_credit, is_dateline, is_head_meta,
+                                 is_notice, is_paragraph, learnable, line_key, tail_credit)
 from ingest.models import Cleaned
 
-_ACCENTS = re.compile("[\u0300-\u036f]")  # combining marks of Latin, Greek, Cyrillic letters
-_SYMBOLS = str.maketrans({"™": " ", "®": " ", "Ⓒ": "©"})
-
-
-def _unaccent(s: str) -> str:
-    return unicodedata.normalize("NFC", _ACCENTS.sub("", unicodedata.normalize("NFD", s)))
-
-
-def _clean(line: str) -> str:
-    """Entities decoded, NFKC, whitespace (NBSP included) collapsed."""
-    s = unicodedata.normalize("NFKC", html.unescape(line).translate(_SYMBOLS))
-    return " ".join(s.split())
-
-
-def fold(line: str) -> str:
-    """The form the built-in rules match: cleaned, casefolded, accents dropped."""
-    return _unaccent(_clean(line).casefold())
-
-
-def _alt(words) -> str:
-    return "|".join(sorted(set(words), key=len, reverse=True))
-
-
-_AG = _alt(R.AGENCIES)
-_MONTHS = _alt(m for names in R.MONTHS.values() for m in names.split())
-_DAYS = _alt(d for names in R.WEEKDAYS.values() for d in names.split())
-_fmt = dict(agencies=_AG, months=_unaccent(_MONTHS))
-_MARK = re.compile("|".join(m.format(**_fmt) for m in R.MARKS))
-_ALNUM = "a-z0-9\u00c0-\u052f"  # folded Latin, Greek, Cyrillic: CJK phrases need no boundary
-_PHRASE = re.compile("|".join(rf"(?<![{_ALNUM}])(?:{_unaccent(p)})(?![{_ALNUM}])"
-                              for ps in R.RIGHTS_PHRASES.values() for p in ps))
-_OPENING = re.compile(R.OPENING_MARK)
-_FILLER = re.compile(rf"\b(?:{_AG}|{_alt(R.COMPANY_FORMS)})\b\.?|\d+")
-_EDGE = re.compile("^[^\\w\ue000]*\ue000|\ue000[^\\w\ue000]*$")
-_WORD = re.compile(r"[^\W\d_]+(?:['’.-][^\W\d_]+)*")
-_CREDIT = re.compile("|".join(c.format(**_fmt) for c in R.CREDIT_LINES))
-_DATELINE = re.compile("|".join(d.format(**_fmt) for d in R.DATELINES))
-_DATE_WORD = re.compile(rf"(#[\s.]*)?\b({_MONTHS})\b\.?(?(1)|(?=[\s,]*#))")
-_DAY_WORD = re.compile(rf"\b(?:{_DAYS})\b(?=[\s,]*(?:#|{re.escape(R.MONTH_TOKEN)}))")
-_LIST_ITEM = re.compile(r"[-*•|]|\d+[.)]\s")
-_SENTENCE_END = re.compile(r"[.!?…][\"'»”’)]*$")
-_KEY_TRIM = " .,;:!?-–—|·•*\"'«»“”„‘’()[]{}/\\_"
+__all__ = ["FooterRules", "candidate_keys", "count_batch", "merge_counts", "strip_footers",
+           "line_key", "is_notice", "is_credit", "is_dateline", "fold"]
 
 
 @dataclass(frozen=True)
@@ -104,49 +67,6 @@ def _host(host: str) -> str:
     return host[4:] if host.startswith("www.") else host
 
 
-# -- classifying one line ------------------------------------------------------------------
-def is_notice(line: str) -> bool:
-    """A short line dominated by a copyright / rights-reserved notice."""
-    f = fold(line)
-    mark = _MARK.search(f)
-    if len(f) > R.LONG_LINE or not (mark or _PHRASE.search(f)):
-        return False
-    if _OPENING.match(f):
-        return True
-    if len(f) > R.NOTICE_MAX_CHARS:
-        return False
-    skeleton = _FILLER.sub(" ", _PHRASE.sub(" \ue000 ", _MARK.sub(" \ue000 ", f)))
-    # A phrase alone must sit at an edge: "... the 'all rights reserved' notice ..." is prose.
-    return ((mark is not None or _EDGE.search(skeleton) is not None)
-            and len(_WORD.findall(skeleton)) <= R.NOTICE_MAX_WORDS)
-
-
-def is_credit(line: str) -> bool:
-    """A wire credit or agency signature line ("Reporting by X; Editing by Y", "SDA/sep")."""
-    f = fold(line)
-    return len(f) <= R.NOTICE_MAX_CHARS and bool(_CREDIT.search(f))
-
-
-def is_dateline(line: str) -> bool:
-    """A story opener such as "(ANSA) - ROMA, 3 DIC -" or "WASHINGTON (Reuters) -"."""
-    f = fold(line)
-    return (len(f) <= R.DATELINE_MAX_CHARS and _DATELINE.search(f) is not None
-            and not _MARK.search(f) and not _PHRASE.search(f) and _WORD.search(f) is not None)
-
-
-def line_key(line: str) -> str:
-    """The learned key: casefolded, digits → '#', dates normalised, ends trimmed."""
-    s = re.sub(r"\d+", "#", _clean(line).casefold())
-    s = _DATE_WORD.sub(lambda m: (m.group(1) or "") + R.MONTH_TOKEN, s)
-    return _DAY_WORD.sub(R.DAY_TOKEN, s).strip(_KEY_TRIM)
-
-
-def _learnable(line: str) -> bool:
-    s = line.strip()
-    return (0 < len(s) <= R.LEARN_MAX_CHARS and _WORD.search(s) is not None
-            and not is_dateline(s))
-
-
 # -- learning ------------------------------------------------------------------------------
 def _runs(lines: Sequence[str]) -> list[int]:
     """Indices of the head run and tail run: the first/last few non-blank lines."""
@@ -159,7 +79,7 @@ def candidate_keys(text: str) -> dict[str, str]:
     lines = text.split("\n")
     found: dict[str, str] = {}
     for i in _runs(lines):
-        if _learnable(lines[i]) and (key := line_key(lines[i])):
+        if learnable(lines[i]) and (key := line_key(lines[i])):
             found.setdefault(key, lines[i].strip())
     return found
 
@@ -184,35 +104,18 @@ def merge_counts(stored: Mapping[str, int],
 
 
 # -- stripping -----------------------------------------------------------------------------
-def _classifier(learned: Mapping[str, int], min_count: int,
-                patterns: Sequence[re.Pattern]) -> Callable[[str], str | None]:
-    """``kind(line)``: "notice", "credit", "pattern", "learned" or None (keep)."""
-    def kind(line: str) -> str | None:
-        clean = _clean(line)
-        if is_dateline(clean):
-            return None
-        if any(p.search(clean) and (len(clean) <= R.LONG_LINE or p.fullmatch(clean))
-               for p in patterns):
-            return "pattern"
-        if is_notice(clean):
-            return "notice"
-        if is_credit(clean):
-            return "credit"
-        if learned and _learnable(clean) and learned.get(line_key(clean), 0) >= min_count:
-            return "learned"
-        return None
-    return kind
-
-
 def _peel_tail(lines: Sequence[str], kind: Callable[[str], str | None]) -> dict[int, str]:
     """Footers peeled from the end inward. A few short lines after a notice or a wire
-    credit ("Terms", "Privacy Policy.") go with it; unconfirmed, they stop the peel."""
+    credit ("Terms", "Privacy Policy.") go with it; unconfirmed, they stop the peel.
+    "X contributed to this report" goes only when a removed footer follows it."""
     drop: dict[int, str] = {}
     held: list[int] = []
     for i in range(len(lines) - 1, -1, -1):
         if not lines[i].strip():
             continue
-        k = kind(lines[i])
+        k = kind(lines[i]) or tail_credit(lines[i])
+        if k == "contributor" and not drop:
+            k = None
         if k:
             drop[i] = k
             if k in ("notice", "credit"):
@@ -227,41 +130,42 @@ def _peel_tail(lines: Sequence[str], kind: Callable[[str], str | None]) -> dict[
 
 def _peel_head(lines: Sequence[str], kind: Callable[[str], str | None],
                stop: int) -> dict[int, str]:
+    """Footers and metadata (timestamps, bylines, reading time) peeled from the start;
+    metadata only in the first few lines and only when a kept line follows it."""
     drop: dict[int, str] = {}
+    filled = 0
     for i in range(stop):
         if not lines[i].strip():
             continue
-        if not (k := kind(lines[i])):
-            break
+        k = kind(lines[i]) or ("meta" if filled < R.META_HEAD_LINES and is_head_meta(lines[i])
+                               else None)
+        filled += 1
+        if not k:
+            return drop
         drop[i] = k
-    return drop
+    return {i: k for i, k in drop.items() if k != "meta"}
 
 
 def _repeats(lines: Sequence[str], drop: Mapping[int, str]) -> dict[int, str]:
     """Copies of removed rule lines anywhere (a footer printed twice goes twice); later
     exact repeats of sentences and long lines, except list items and table rows."""
-    footers = {_clean(lines[i]) for i, k in drop.items() if k in ("notice", "credit", "pattern")}
+    footers = {clean(lines[i]) for i, k in drop.items() if k in ("notice", "credit", "pattern")}
     seen: set[str] = set()
     found: dict[int, str] = {}
     for i, line in enumerate(lines):
-        clean = _clean(line)
-        if i in drop or not clean:
+        c = clean(line)
+        if i in drop or not c:
             continue
-        if clean in footers or (clean in seen and _paragraph(clean)):
+        if c in footers or (c in seen and is_paragraph(c)):
             found[i] = "repeat"
-        seen.add(clean)
+        seen.add(c)
     return found
-
-
-def _paragraph(clean: str) -> bool:
-    return not _LIST_ITEM.match(clean) and (len(clean) >= R.REPEAT_ANY_CHARS or (
-        len(clean) >= R.REPEAT_MIN_CHARS and _SENTENCE_END.search(clean) is not None))
 
 
 def _drops(lines: list[str], learned: Mapping[str, int], rules: FooterRules,
            site: str) -> dict[int, str]:
     """{line index: why} for the head/tail footer runs and repeated lines."""
-    kind = _classifier(learned, rules.min_count, rules.patterns_for(site))
+    kind = classifier(learned, rules.min_count, rules.patterns_for(site))
     drop = _peel_tail(lines, kind)
     drop.update(_peel_head(lines, kind, min(drop, default=len(lines))))
     drop.update(_repeats(lines, drop))

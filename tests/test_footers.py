@@ -82,6 +82,7 @@ NOTICES = {  # id: a footer line; each must be stripped from the end of BODY
     "publisher-at": "Copyright @ 2026 Media Group - mediaindonesia. All Rights Reserved",
     "publisher-tm": "™ & © 2013 Cable News Network, Inc., a Time Warner Company. "
                     "All rights reserved.",
+    "publisher-tm-short": "™ & © 2016 Cable News Network, Inc., a Time Warner Company.",
     "publisher-indented": "                      Copyright © 2023 The Washington Times, LLC.",
     "reuters-disclaimer": "© 2025 Thomson Reuters. All rights reserved. Republication or "
                           "redistribution of Thomson Reuters content, including by framing or "
@@ -109,6 +110,7 @@ CREDITS = {
     "afp-signature": "— AFP",
     "it-source": "Fonte: ANSA",
     "de-source": "Quelle: dpa, AFP",
+    "cnn-wire": "The-CNN-Wire",
 }
 
 
@@ -401,3 +403,142 @@ def test_learned_lines_never_take_the_whole_body():
         cleaned = strip_footers(text, learned=learned, rules=rules, site="ansa.it")
         assert cleaned.text == "\n".join(text.split("\n")[:2])
         assert cleaned.removed == ("© Copyright ANSA",)
+
+
+# -- head metadata: timestamps, reading time, bylines, translation credits, labels ----------
+HEAD_META = {
+    "en-published": "Published 3 May 2026",
+    "en-updated": "Updated: May 3, 2026 10:44 AM ET",
+    "en-read": "3 min read",
+    "en-by": "By John Smith and Jane Doe",
+    "en-by-agency": "By The Associated Press",
+    "en-by-caps": "BY JANE DOE",
+    "en-translated": "Translated by Anna Smith",
+    "en-combined": "By Jane Doe | Published 3 May 2026 | 4 min read",
+    "de-published": "- Veröffentlicht am 13. Mai 2026 um 15:44",
+    "de-stand": "Stand: 13.05.2026 15:44 Uhr",
+    "de-read": "- 3 Minuten Lesezeit",
+    "de-von": "- Von: Bill MCCARTHY, Marisha GOLDHAMER",
+    "de-von-particle": "Von Ursula von der Leyen",
+    "de-translation": "- Übersetzung und Adaptierung: AFP Deutschland",
+    "it-published": "Pubblicato il 3 dicembre 2025 alle 10:44",
+    "it-updated": "Aggiornato il 04/12/2025 - 09:12",
+    "it-read": "Lettura 3 min",
+    "it-di": "Di Mario Rossi",
+    "it-translation": "Traduzione di Marco Bianchi",
+    "fr-published": "Publié le mercredi 3 décembre 2025 à 10h44",
+    "fr-updated": "Mis à jour le 3 déc. 2025 à 11h",
+    "fr-read": "Temps de lecture : 4 min",
+    "fr-par": "Par Marie Dupont et Paul Martin",
+    "es-published": "Publicado el 3 de diciembre de 2025 a las 10:44",
+    "es-read": "Tiempo de lectura: 3 minutos",
+    "es-por": "Por Agencia EFE",
+    "pt-updated": "Atualizado em 3 de dezembro de 2025 às 10h44",
+    "pt-read": "Tempo de leitura: 2 min",
+    "pt-translation": "Tradução: João Silva",
+    "nl-published": "Gepubliceerd op 3 december 2025 om 10:44",
+    "nl-updated": "Bijgewerkt op 3 dec 2025, 10:44",
+    "nl-read": "Leestijd 3 minuten",
+    "nl-door": "Door Jan de Vries",
+    "label": "Headline",
+    "label-de": "Eilmeldung",
+}
+
+
+@pytest.mark.parametrize("line", HEAD_META.values(), ids=HEAD_META.keys())
+def test_head_metadata_is_stripped_but_is_no_rights(line: str) -> None:
+    cleaned = strip("\n".join([line] + BODY), feed_rights="© Feed")
+    assert (cleaned.text, cleaned.removed, cleaned.rights) == ("\n".join(BODY), (line,), "© Feed")
+    assert strip("\n".join([line] + BODY)).rights is None
+
+
+def test_afp_head_block_goes_whole() -> None:
+    head = [HEAD_META[k] for k in ("de-published", "de-read", "de-von", "de-translation")]
+    cleaned = strip("\n".join(head + BODY[1:] + ["Copyright © AFP 2017-2026."]))
+    assert cleaned.text == "\n".join(BODY[1:])
+    assert cleaned.removed == (*head, "Copyright © AFP 2017-2026.")
+    assert cleaned.rights == "Copyright © AFP 2017-2026."
+
+
+@pytest.mark.parametrize("line", ["By John Smith", "Published 3 May 2026", "3 min read"])
+def test_head_metadata_is_kept_anywhere_else(line: str) -> None:
+    for text in ("\n".join(BODY + [line]), "\n".join(BODY[1:2] + [line] + BODY[2:]),
+                 "\n".join([line, "Published 3 May 2026"])):  # no story after it
+        assert strip(text).text == text
+
+
+HEAD_TRAPS = {  # first lines that are content and must stay
+    "en-by-the-end": "By the end of the year, the company plans to open forty new stores.",
+    "en-by-then": "By then, it was too late.",
+    "en-by-weekday": "By Tuesday Morning",
+    "en-published-sentence": "He was published in 2019 in a small literary magazine.",
+    "en-published-in": "Published in 2019 in London by Penguin, the book sold well.",
+    "en-updated-figures": "Updated figures show a rise in 2025.",
+    "en-minutes": "3 minutes later, the police arrived.",
+    "it-di-fronte": "Di fronte alla crisi, il governo ha deciso di intervenire.",
+    "it-di-maio": "Di Maio ha detto che il governo andrà avanti.",
+    "fr-par-ailleurs": "Par ailleurs, le ministre a annoncé de nouvelles mesures.",
+    "es-por-fin": "Por fin llegó el verano a la capital.",
+    "nl-door-de-regen": "Door de regen liep de wedstrijd vertraging op.",
+    "de-von-kindern": "Von Kindern und Eltern",
+    "de-von-der-stadt": "Von Kindern der Stadt",
+    "de-von-berlin": "Von Berlin nach Rom in sieben Stunden",
+    "pt-publicado-por": "Publicado por Juan Pérez el 3 de mayo de 2025",
+}
+
+
+@pytest.mark.parametrize("line", HEAD_TRAPS.values(), ids=HEAD_TRAPS.keys())
+def test_head_trap_is_kept(line: str) -> None:
+    text = "\n".join([line] + BODY[1:])
+    assert strip(text).text == text
+    text = "\n".join([HEAD_META["en-published"], line] + BODY[1:])
+    assert strip(text).removed == (HEAD_META["en-published"],)
+
+
+# -- tail wire credits ----------------------------------------------------------------------
+WIRE = {
+    "en-additional": "Additional reporting by Jane Doe in London",
+    "de-mitarbeit": "Mitarbeit: Hans Meier",
+    "de-material": "Mit Material von dpa und AFP",
+    "it-collaborato": "Hanno collaborato Marco Rossi e Anna Bianchi",
+    "fr-avec": "Avec AFP",
+    "es-informacion": "Con información de EFE",
+    "pt-agencias": "Com agências",
+    "nl-medewerking": "Met medewerking van Jan de Vries",
+}
+
+
+@pytest.mark.parametrize("line", WIRE.values(), ids=WIRE.keys())
+def test_wire_credit_is_stripped_at_the_tail_only(line: str) -> None:
+    cleaned = strip("\n".join(BODY + [line]), feed_rights="© Feed")
+    assert (cleaned.text, cleaned.removed, cleaned.rights) == ("\n".join(BODY), (line,), "© Feed")
+    text = "\n".join([line] + BODY[1:])
+    assert strip(text).text == text
+
+
+@pytest.mark.parametrize("line", [
+    "The Associated Press contributed to this report.",
+    "CNN’s Christine Romans and Emily Jane Fox contributed to this report",
+    "Staff writer Jane Doe contributed reporting.",
+    "Jean Dupont a contribué à cet article.",
+])
+def test_contributor_line_goes_only_before_another_footer(line: str) -> None:
+    tail = [line, "The-CNN-Wire", "™ & © 2013 Cable News Network, Inc. All rights reserved."]
+    cleaned = strip("\n".join(BODY + tail))
+    assert (cleaned.text, cleaned.removed) == ("\n".join(BODY), tuple(tail))
+    assert cleaned.rights == tail[-1]
+    for text in ("\n".join(BODY + [line]),  # alone at the end: the story's last line
+                 "\n".join(BODY + [line, "Loading weather data ..."])):  # unconfirmed
+        assert strip(text).text == text
+
+
+@pytest.mark.parametrize("line", [
+    "He said he would return.",
+    "Many factors contributed to this report's conclusions.",
+    "Several agencies contributed to this report.",
+    "Additional reporting by the Guardian revealed that the firm had lied.",
+    "Avec ses enfants.",
+])
+def test_tail_trap_before_a_notice_is_kept(line: str) -> None:
+    cleaned = strip("\n".join(BODY + [line, "© 2025 Reuters"]))
+    assert (cleaned.text, cleaned.removed) == ("\n".join(BODY + [line]), ("© 2025 Reuters",))
