@@ -24,7 +24,6 @@ async def open_pipeline(cfg: Config, *, on_event=None, sink=None) -> AsyncIterat
     try:
         sink = sink or JsonlSink.from_config(cfg.output)
         workers = WorkerPool(cfg.extract.workers)
-        workers.start()
         try:
             async with HttpClient(cfg.http) as http:
                 yield Pipeline(cfg, store, http, workers, sink, on_event=on_event)

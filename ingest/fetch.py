@@ -275,6 +275,7 @@ class HttpClient:
             if isinstance(error, HostBackoff):
                 self._back_off(error.retry_after, url, final_url)
             if error is not None:
+                await _drain(response)  # a 304 left unread closes its kept-alive connection
                 raise error
             if page and not is_page_type(names.get("content-type", "")):
                 raise PermanentFetchError(f"{url}: not a web page ({names['content-type']})",
@@ -294,6 +295,18 @@ class HttpClient:
         until = self._clock() + seconds
         for host in {host_of(u) for u in urls}:
             self._backoff[host] = max(until, self._backoff.get(host, until))
+
+
+async def _drain(response: httpx.Response, limit: int = 65536) -> None:
+    """Read a bodiless (304) or small error answer to its end, so httpcore returns the
+    connection to the pool instead of closing it: otherwise every conditional GET
+    answered 304 costs a new TCP (and TLS) handshake."""
+    declared = response.headers.get("content-length", "").strip()
+    if response.status_code == 304 or (declared.isdigit() and int(declared) <= limit):
+        try:
+            await response.aread()
+        except httpx.HTTPError:
+            pass
 
 
 def _check_url(url: str) -> None:

@@ -1,8 +1,8 @@
 """Language of a text, for pages that declare none (py3langid).
 
-The model loads when this module is imported: the worker pool preloads it in
-its forkserver, so every worker starts with it in memory and the main process
-never pays for it. Loading needs a temporary file of ~70 MB; if that fails
+The model loads when this module is first imported, in a worker, and only when
+a page and its feed both declare no language (it costs ~0.7 s and ~78 MB per
+process). Loading needs a temporary file of ~70 MB; if that fails
 (disk full, file-size limit), detection is off and records keep a null
 language rather than the whole run failing.
 """

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass
+from functools import partial
 
 from ingest import feeds, footers
 from ingest.config import Config
@@ -45,6 +46,7 @@ class Draft:
     final_id: str | None = None
     text: str = ""
     body_source: str = "page"
+    feed_language: str | None = None  # the feed's <language>: detection is not needed
 
 
 class Pipeline:
@@ -59,6 +61,9 @@ class Pipeline:
         self.workers = workers
         self.sink = sink
         self._clock = clock
+        # pages being fetched or waiting for / in extraction: enough to keep every
+        # connection and worker busy, few enough that memory stays flat
+        self._page_slots = asyncio.Semaphore(max(4 * workers.size, cfg.http.max_connections))
         self._rules = footers.FooterRules.from_config(
             cfg.footers.learn, cfg.footers.min_count, cfg.footers.sites)
 
@@ -166,6 +171,8 @@ class Pipeline:
     # -- entries ---------------------------------------------------------------------
     async def _work_entries(self, feed: Feed, parsed: ParsedFeed, result: PollResult) -> None:
         drafts = self._claim_new(feed, parsed.entries, result)
+        for d in drafts:
+            d.feed_language = parsed.language
         try:
             marks: dict[str, str] = {}
             done = await asyncio.gather(*(self._work_entry(d, marks, result) for d in drafts))
@@ -206,6 +213,13 @@ class Pipeline:
 
     async def _work_entry(self, draft: Draft, marks: dict[str, str],
                           result: PollResult) -> Draft | None:
+        """One page at a time per slot: pages fetched faster than the workers extract
+        them would otherwise wait in memory (all of a run's pages, at worst)."""
+        async with self._page_slots:
+            return await self._fetch_and_extract(draft, marks, result)
+
+    async def _fetch_and_extract(self, draft: Draft, marks: dict[str, str],
+                                 result: PollResult) -> Draft | None:
         """Fetch and extract one page; fall back to the feed's own text."""
         if draft.url is None:
             return self._fallback(draft, "no_link", marks, result)
@@ -229,7 +243,9 @@ class Pipeline:
         started = time.monotonic()
         try:
             draft.article = await self.workers.run(
-                extract_article, page.content, page.final_url, page.content_type,
+                partial(extract_article, need_date=draft.entry.published is None,
+                        need_language=draft.feed_language is None),
+                page.content, page.final_url, page.content_type,
                 draft.entry.title)
         except SkipEntry as exc:
             return self._fallback(draft, exc.reason, marks, result, exc.detail)
