@@ -9,6 +9,7 @@ writes SQL.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -60,6 +61,11 @@ _FEED_FIELDS = [f.name for f in fields(FeedState) if f.name != "url"]
 
 class Store(ABC):
     """What the pipeline needs from a state store."""
+
+    def __init__(self) -> None:
+        # Articles in flight in this process. One SQLite store has one process
+        # (the lock); a shared store would keep claims as leased rows instead.
+        self._claims: set[str] = set()
 
     # -- seen entries -------------------------------------------------------
     @abstractmethod
@@ -141,8 +147,8 @@ class SqliteStore(Store):
     def __init__(self, path: Path, *, lock_timeout: float = 10.0,
                  clock=time.time) -> None:
         self.path = Path(path)
+        super().__init__()
         self._clock = clock
-        self._claims: set[str] = set()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -166,17 +172,24 @@ class SqliteStore(Store):
     # -- helpers ---------------------------------------------------------------
     def _write(self, sql_rows: Iterable[tuple[str, Iterable]]) -> None:
         """Run several statements in one transaction."""
+        with self._transaction("write to"):
+            for sql, rows in sql_rows:
+                self._db.executemany(sql, rows)
+
+    @contextlib.contextmanager
+    def _transaction(self, what: str):
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error; SQLite errors become
+        StateError naming the store and ``what`` was being done."""
         try:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                for sql, rows in sql_rows:
-                    self._db.executemany(sql, rows)
+                yield
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
-            raise StateError(f"state: write to {self.path} failed: {exc}") from exc
+            raise StateError(f"state: {what} {self.path} failed: {exc}") from exc
 
     def _read(self, sql: str, args: Iterable = ()) -> list[tuple]:
         try:
@@ -254,21 +267,13 @@ class SqliteStore(Store):
 
     def claim_due_feeds(self, now: float, limit: int, lease_seconds: float) -> list[str]:
         until = now + lease_seconds
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                urls = [r[0] for r in self._db.execute(
-                    "SELECT url FROM feeds WHERE next_poll_at <= ? "
-                    "AND (leased_until IS NULL OR leased_until <= ?) "
-                    "ORDER BY next_poll_at LIMIT ?", (now, now, limit))]
-                self._db.executemany("UPDATE feeds SET leased_until = ? WHERE url = ?",
-                                     [(until, url) for url in urls])
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise StateError(f"state: claiming due feeds in {self.path} failed: {exc}") from exc
+        with self._transaction("claiming due feeds in"):
+            urls = [r[0] for r in self._db.execute(
+                "SELECT url FROM feeds WHERE next_poll_at <= ? "
+                "AND (leased_until IS NULL OR leased_until <= ?) "
+                "ORDER BY next_poll_at LIMIT ?", (now, now, limit))]
+            self._db.executemany("UPDATE feeds SET leased_until = ? WHERE url = ?",
+                                 [(until, url) for url in urls])
         return urls
 
     def ping(self) -> None:

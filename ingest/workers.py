@@ -1,8 +1,11 @@
 """A warm pool of worker processes for CPU-bound stages (extraction, feed parsing).
 
 Workers are forked from a forkserver that has already imported trafilatura and
-feedparser, so each starts in milliseconds and none re-imports them; they are
-recycled after `max_tasks` jobs to keep long-running memory flat. Nothing is
+feedparser, so each starts in milliseconds and none re-imports them. The pool is
+replaced after `max_tasks` jobs per worker to keep long-running memory flat (the
+old one finishes its jobs, then exits); we do not use ProcessPoolExecutor's own
+`max_tasks_per_child`, which hangs the pool on Python 3.11 once workers are
+replaced while jobs are queued. Nothing is
 started until the first job: a poll where every feed answers 304 or sends the
 same bytes never pays for the forkserver's imports, and the event loop keeps
 downloading while the forkserver starts (in a thread).
@@ -29,14 +32,15 @@ class WorkerPool:
         self._max_tasks = max_tasks
         self._pool: ProcessPoolExecutor | None = None
         self._starting: asyncio.Future | None = None
+        self._jobs = 0  # given to the current pool
 
     def start(self) -> None:
         """Fork the workers; blocks until the forkserver has imported everything."""
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(_PRELOAD)
         try:
-            self._pool = ProcessPoolExecutor(self.size, mp_context=ctx,
-                                             max_tasks_per_child=self._max_tasks)
+            self._pool = ProcessPoolExecutor(self.size, mp_context=ctx)
+            self._jobs = 0
             for _ in range(self.size):  # fork the workers now, while feeds download
                 self._pool.submit(os.getpid)
         except (OSError, EOFError, BrokenProcessPool) as exc:
@@ -45,22 +49,35 @@ class WorkerPool:
 
     async def run(self, func, *args):
         """Run ``func(*args)`` in a worker; exceptions it raises come back as they are."""
-        loop = asyncio.get_running_loop()
-        if self._pool is None:
-            if self._starting is None:  # the first job starts the pool, off the event loop
-                self._starting = loop.run_in_executor(None, self.start)
+        pool = await self._current_pool()
+        self._jobs += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, func, *args)
+        except BrokenProcessPool as exc:
+            # A worker died (out of memory, killed): start a fresh pool for the next job.
+            if self._pool is pool:
+                self._pool, self._starting = None, None
+            raise IngestError(f"workers: a worker process died ({exc})") from exc
+
+    async def _current_pool(self) -> ProcessPoolExecutor:
+        """The pool for the next job: started off the event loop, replaced when spent."""
+        while True:
+            if self._pool is not None and self._jobs >= self._max_tasks * self.size:
+                self._retire()
+            if self._pool is not None:
+                return self._pool
+            if self._starting is None:
+                self._starting = asyncio.get_running_loop().run_in_executor(None, self.start)
             try:
                 await asyncio.shield(self._starting)
             except IngestError:
                 self._starting = None  # the next job tries again
                 raise
-        try:
-            return await loop.run_in_executor(self._pool, func, *args)
-        except BrokenProcessPool as exc:
-            # A worker died (out of memory, killed): start a fresh pool for the next job.
-            self._pool = None
-            self._starting = None
-            raise IngestError(f"workers: a worker process died ({exc})") from exc
+
+    def _retire(self) -> None:
+        """Hand new jobs to a fresh pool; the old one finishes its queue, then exits."""
+        old, self._pool, self._starting = self._pool, None, None
+        old.shutdown(wait=False)
 
     def close(self) -> None:
         if self._pool is not None:

@@ -1,0 +1,41 @@
+"""The worker pool: jobs run in other processes, and the pool is replaced without hanging."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+
+from ingest.errors import SkipEntry
+from ingest.workers import WorkerPool
+
+
+def _raise_skip(reason: str) -> None:
+    raise SkipEntry(reason, "detail")
+
+
+@pytest.mark.timeout(120)
+def test_pool_is_replaced_after_max_tasks_without_hanging():
+    """Many more jobs than one pool may run, queued all at once (as a large fetch does)."""
+    pool = WorkerPool(2, max_tasks=5)
+
+    async def go():
+        return await asyncio.gather(*(pool.run(os.getpid) for _ in range(60)))
+
+    try:
+        pids = asyncio.run(asyncio.wait_for(go(), 90))
+    finally:
+        pool.close()
+    assert len(pids) == 60 and os.getpid() not in pids
+    assert len(set(pids)) > 2  # fresh workers took over
+
+
+def test_exceptions_come_back_as_they_are():
+    pool = WorkerPool(1)
+    try:
+        with pytest.raises(SkipEntry) as info:
+            asyncio.run(pool.run(_raise_skip, "no_text"))
+    finally:
+        pool.close()
+    assert info.value.reason == "no_text"
