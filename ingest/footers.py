@@ -7,7 +7,7 @@ The head also loses its metadata block (timestamps, reading time, bylines), the 
 wire credits. Lines are classified in footer_lines.py, by the tables in footer_rules.py;
 per-site counts live in the state store:
 
-    stored = store.footer_counts(site)
+    stored = store.footer_counts(site, learnable_keys(texts))
     batch = count_batch(texts)                       # this batch's new articles
     learned = merge_counts(stored, batch)
     cleaned = [strip_footers(t, learned=learned, rules=rules, site=site) for t in texts]
@@ -27,8 +27,8 @@ from ingest.footer_lines import (classifier, clean, fold, is_credit, is_dateline
                                  is_notice, is_paragraph, learnable, line_key, tail_credit)
 from ingest.models import Cleaned
 
-__all__ = ["FooterRules", "candidate_keys", "count_batch", "merge_counts", "strip_footers",
-           "line_key", "is_notice", "is_credit", "is_dateline", "fold"]
+__all__ = ["FooterRules", "candidate_keys", "count_batch", "learnable_keys", "merge_counts",
+           "strip_footers", "line_key", "is_notice", "is_credit", "is_dateline", "fold"]
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,18 @@ def count_batch(texts: Sequence[str]) -> dict[str, tuple[int, str]]:
             n, sample = counts.get(key, (0, line))
             counts[key] = (n + 1, sample)
     return counts
+
+
+def learnable_keys(texts: Sequence[str]) -> set[str]:
+    """Keys of every line of ``texts`` a learned count could remove: the only
+    counts worth reading from the store for this batch."""
+    keys = set()
+    for text in texts:
+        for line in text.split("\n"):
+            c = clean(line)
+            if learnable(c):
+                keys.add(line_key(c))
+    return keys
 
 
 def merge_counts(stored: Mapping[str, int],

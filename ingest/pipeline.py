@@ -328,8 +328,10 @@ class Pipeline:
         records, learned = [], {}
         fetched_at = _iso_now(self._clock())
         for site, group in by_site.items():
-            batch = footers.count_batch([d.text for d in group])
-            stored = self.store.footer_counts(site) if self._rules.learn else {}
+            texts = [d.text for d in group]
+            batch = footers.count_batch(texts)
+            stored = (self.store.footer_counts(site, footers.learnable_keys(texts))
+                      if self._rules.learn else {})
             counts = footers.merge_counts(stored, batch)
             if self._rules.learn and batch:
                 learned[site] = batch

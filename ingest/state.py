@@ -121,8 +121,9 @@ class Store(ABC):
 
     # -- footer statistics ------------------------------------------------
     @abstractmethod
-    def footer_counts(self, site: str) -> dict[str, int]:
-        """``{normalised line: number of articles it was seen in}`` for a site."""
+    def footer_counts(self, site: str, keys: Iterable[str] | None = None) -> dict[str, int]:
+        """``{normalised line: number of articles it was seen in}`` for a site,
+        only for ``keys`` when given (the table grows with every article)."""
 
     @abstractmethod
     def add_footer_counts(self, site: str, counts: Mapping[str, tuple[int, str]]) -> None:
@@ -203,9 +204,7 @@ class SqliteStore(Store):
         if not wanted:
             return set()
         known: set[str] = set()
-        batch = list(wanted)
-        for i in range(0, len(batch), 500):
-            chunk = batch[i:i + 500]
+        for chunk in _chunks(list(wanted), 500):
             marks = ",".join("?" * len(chunk))
             known.update(r[0] for r in self._read(
                 f"SELECT key FROM seen WHERE key IN ({marks})", chunk))
@@ -280,8 +279,16 @@ class SqliteStore(Store):
         self._read("SELECT 1")
 
     # -- footer statistics -------------------------------------------------
-    def footer_counts(self, site: str) -> dict[str, int]:
-        return dict(self._read("SELECT key, count FROM footer_lines WHERE site = ?", (site,)))
+    def footer_counts(self, site: str, keys: Iterable[str] | None = None) -> dict[str, int]:
+        if keys is None:
+            return dict(self._read("SELECT key, count FROM footer_lines WHERE site = ?",
+                                   (site,)))
+        counts: dict[str, int] = {}
+        for chunk in _chunks(list(set(keys)), 500):
+            counts.update(self._read(
+                "SELECT key, count FROM footer_lines WHERE site = ? AND key IN "
+                f"({','.join('?' * len(chunk))})", [site, *chunk]))
+        return counts
 
     def add_footer_counts(self, site: str, counts: Mapping[str, tuple[int, str]]) -> None:
         now = self._clock()
@@ -315,6 +322,12 @@ class SqliteStore(Store):
             self._db.close()
         finally:
             os.close(self._lock_fd)
+
+
+def _chunks(items: list, size: int):
+    """Slices of ``items``: SQLite caps the parameters of one statement."""
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
 
 
 def _migrate(db: sqlite3.Connection) -> None:

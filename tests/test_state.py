@@ -55,6 +55,11 @@ def test_footer_counts_accumulate(store):
     assert store.footer_counts("ansa.it") == {"segui ansa": 5}
     assert store.footer_lines("ansa.it") == [("ansa.it", "segui ansa", "Segui ANSA", 5)]
     assert store.footer_counts("other.it") == {}
+    many = {f"line {i}": (1, f"Line {i}") for i in range(1200)}
+    store.add_footer_counts("ansa.it", many)
+    wanted = ["segui ansa", "line 7", "line 1100", "never seen"]
+    assert store.footer_counts("ansa.it", wanted) == {"segui ansa": 5, "line 7": 1,
+                                                      "line 1100": 1}
 
 
 def test_claims_are_exclusive(store):
