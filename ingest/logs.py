@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 
 import orjson
 
 
 class JsonFormatter(logging.Formatter):
+    converter = time.gmtime  # timestamps are UTC, as the trailing Z says
     def format(self, record: logging.LogRecord) -> str:
         data = {
             "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
@@ -25,7 +27,6 @@ def setup_logging(level: int, fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         formatter: logging.Formatter = JsonFormatter()
-        formatter.converter = __import__("time").gmtime
     else:
         formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
     handler.setFormatter(formatter)

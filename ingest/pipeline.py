@@ -170,9 +170,7 @@ class Pipeline:
 
     # -- entries ---------------------------------------------------------------------
     async def _work_entries(self, feed: Feed, parsed: ParsedFeed, result: PollResult) -> None:
-        drafts = self._claim_new(feed, parsed.entries, result)
-        for d in drafts:
-            d.feed_language = parsed.language
+        drafts = self._claim_new(feed, parsed, result)
         try:
             marks: dict[str, str] = {}
             done = await asyncio.gather(*(self._work_entry(d, marks, result) for d in drafts))
@@ -184,11 +182,10 @@ class Pipeline:
                 if d.final_id:
                     self.store.release(d.final_id)
 
-    def _claim_new(self, feed: Feed, entries: tuple[Entry, ...],
-                   result: PollResult) -> list[Draft]:
+    def _claim_new(self, feed: Feed, parsed: ParsedFeed, result: PollResult) -> list[Draft]:
         """Entries never seen and not in flight elsewhere, claimed for this poll."""
         keyed: dict[str, Draft] = {}
-        for entry in entries:
+        for entry in parsed.entries:
             key = article_key(entry.link, entry.guid)
             if key is None:
                 result.skipped["no_link_or_guid"] += 1
@@ -198,7 +195,8 @@ class Pipeline:
                 result.duplicates += 1
                 continue
             url = key if not key.startswith("guid:") else None
-            keyed[draft_id] = Draft(id=draft_id, url=url, entry=entry, feed=feed.name)
+            keyed[draft_id] = Draft(id=draft_id, url=url, entry=entry, feed=feed.name,
+                                    feed_language=parsed.language)
         unseen = self.store.unseen(keyed)
         result.already_seen += len(keyed) - len(unseen)
         drafts = []

@@ -22,7 +22,8 @@ def build_record(feed: Feed, parsed: ParsedFeed, draft, cleaned: Cleaned,
         feed_url=feed.url,
         guid=entry.guid,
         title=entry.title or (article.title if article else "") or "",
-        published=entry.published or (_page_date(article.published) if article else None),
+        # The page's date is YYYY-MM-DD: ISO 8601 already (a date without a time).
+        published=entry.published or (article.published if article else None),
         fetched_at=fetched_at,
         text=cleaned.text,
         body_source=draft.body_source,
@@ -46,11 +47,6 @@ def _language(article, parsed: ParsedFeed, text: str) -> str | None:
     if parsed.language:
         return parsed.language.split("-")[0].lower()
     return article.detected_language if article else None
-
-
-def _page_date(value: str | None) -> str | None:
-    """trafilatura gives YYYY-MM-DD; that is already ISO 8601 (a date, no time)."""
-    return value or None
 
 
 def cache_hints(headers: dict[str, str]) -> dict[str, float]:
