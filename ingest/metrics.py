@@ -101,7 +101,7 @@ def survey(feeds: list[Feed], store: Store, sched: ScheduleConfig, now: float) -
         s = store.get_feed(feed.url)
         since = s.last_new_at if s.last_new_at is not None else s.extra.get("since")
         rows.append({
-            "feed": feed.name, "url": feed.url, "failing": bool(s.extra.get("failing")),
+            "feed": feed.name, "url": feed.url, "failing": schedule.is_failing(s, sched),
             "stale": schedule.is_stale(s, schedule.base_interval(feed, sched), now),
             "failures": s.failures, "last_error": s.last_error,
             "last_success_at": s.last_success_at, "last_new_at": s.last_new_at,

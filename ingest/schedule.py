@@ -123,7 +123,7 @@ def plan_after_poll(state: FeedState, result: PollResult, base: float, sched: Sc
         retry = min(result.retry_after, sched.max_interval) if result.retry_after else 0.0
         wait = jittered(error_interval(base, state.failures, sched, retry), sched, rng,
                         not_before=retry)
-    failing = not result.ok and state.failures >= sched.failing_after
+    failing = not result.ok and is_failing(state, sched)
     state.extra.update(hints=hints, base=base, failing=failing)
     state.extra.setdefault("since", now)
     state.next_poll_at = now + wait
@@ -173,6 +173,11 @@ def plan_first_polls(pending: list[tuple[FeedState, float]], sched: ScheduleConf
     for (state, base), slot in zip(pending, spread(len(pending), now, window, rng)):
         plan_first_poll(state, base, sched, slot, rng)
     return window
+
+
+def is_failing(state: FeedState, sched: ScheduleConfig) -> bool:
+    """Flagged failing: `failing_after` failures in a row (still tried at max_interval)."""
+    return state.failures >= sched.failing_after
 
 
 def is_stale(state: FeedState, base: float, now: float) -> bool:
