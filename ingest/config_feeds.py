@@ -81,14 +81,21 @@ def _feed_names(drafts: list[_FeedDraft]) -> list[str]:
     for draft in drafts:
         name = draft.values.get("name")
         if name is None:
-            stem = name = _derive_name(draft.values["url"])
-            for n in itertools.count(2):
-                if name.casefold() not in taken:
-                    break
-                name = f"{stem}-{n}"
-            taken.add(name.casefold())
+            name = unique_name(_derive_name(draft.values["url"]), taken)
         names.append(name)
     return names
+
+
+def unique_name(name: str, taken: set[str]) -> str:
+    """``name``, or ``name-2``, ``name-3``... the first not in ``taken`` (case-folded);
+    the result is added to ``taken``."""
+    candidate = name
+    for n in itertools.count(2):
+        if candidate.casefold() not in taken:
+            break
+        candidate = f"{name}-{n}"
+    taken.add(candidate.casefold())
+    return candidate
 
 
 def _derive_name(url: str) -> str:

@@ -17,7 +17,6 @@ that would not load is never written. A missing config file is created.
 from __future__ import annotations
 
 import io
-import itertools
 import json
 import os
 import re
@@ -31,6 +30,7 @@ from ruamel.yaml.util import load_yaml_guess_indent
 
 from ingest.config import load_config
 from ingest.config_checks import http_url
+from ingest.config_feeds import unique_name
 from ingest.config_source import BadValue
 from ingest.errors import ConfigError
 from ingest.opml import OpmlFeed, parse_opml
@@ -74,19 +74,9 @@ def merge(existing: list, incoming: list[OpmlFeed]) -> ImportReport:
             report.skipped.append((feed, "already configured"))
             continue
         urls.add(url)
-        name = feed.name and _unique(feed.name, names)
+        name = feed.name and unique_name(feed.name, names)
         report.added.append(OpmlFeed(feed.url.strip(), name, feed.tags, feed.line))
     return report
-
-
-def _unique(name: str, taken: set[str]) -> str:
-    candidate = name
-    for n in itertools.count(2):
-        if candidate.casefold() not in taken:
-            break
-        candidate = f"{name}-{n}"
-    taken.add(candidate.casefold())
-    return candidate
 
 
 def _entries(feeds: list[OpmlFeed]) -> list[CommentedMap]:
