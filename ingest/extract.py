@@ -85,42 +85,76 @@ def _codec(label: str | None) -> str | None:
 
 def extract_article(content: bytes, url: str, content_type: str = "",
                     feed_title: str | None = None, *, need_date: bool = True,
-                    need_language: bool = True) -> Article:
+                    need_language: bool = True, need_authors: bool = True) -> Article:
     """Main text and metadata of an article page; SkipEntry('no_text') if none.
 
     ``feed_title`` (the entry's title in the feed) helps drop a headline that
-    the extractor left at the top of the text. ``need_date=False`` (the feed dates
-    the entry) skips htmldate's extensive search, which ends in dateparser: ~1.7 s of
-    regex compiling and ~40 MB in every worker. ``need_language=False`` (the feed
+    the extractor left at the top of the text. ``need_date=False`` and
+    ``need_authors=False`` (the feed dates the entry / names its authors) spare the
+    whole-page searches for them (see `_metadata`). ``need_language=False`` (the feed
     declares a language) skips detection, so the langid model is never loaded.
     """
     import trafilatura  # heavy: imported once per worker process
-    from trafilatura.settings import set_date_params
 
     html = decode_html(content, content_type)
-    doc = trafilatura.bare_extraction(
-        html, url=url, with_metadata=True, include_comments=False,
-        include_tables=True, include_images=False, deduplicate=False,
-        date_extraction_params=set_date_params(need_date))
+    tree = trafilatura.load_html(html)  # parsed once: bare_extraction works on a copy
+    doc = None if tree is None else trafilatura.bare_extraction(
+        tree, url=url, with_metadata=False, include_comments=False,
+        include_tables=True, include_images=False, deduplicate=False)
     text = (doc.text or "").strip() if doc is not None else ""
     if len(text) < _MIN_TEXT:  # a menu word or a caption is not an article
         raise SkipEntry("no_text", f"{url}: the extractor found no article text")
-    title = (doc.title or "").strip() or None
+    meta = _metadata(tree, url, need_date=need_date, need_authors=need_authors)
+    title = (meta.title or "").strip() or None
     text = _drop_title(text, (title, feed_title))
-    language = _page_language(html) or doc.language or None
+    language = _page_language(html)
     return Article(
         text=text,
         title=title,
-        authors=tuple(a.strip() for a in (doc.author or "").split(";") if a.strip()),
-        published=doc.date or None,
+        authors=tuple(a.strip() for a in (meta.author or "").split(";") if a.strip()),
+        published=meta.date or None,
         language=language,
         detected_language=None if language or not need_language else _detect(text),
-        site_name=(doc.sitename or "").strip() or None,
-        canonical_url=doc.url if doc.url and doc.url != url else None,
-        image=doc.image or None,
-        description=(doc.description or "").strip() or None,
-        tags=tuple(t for t in (doc.tags or []) if t),
+        site_name=(meta.sitename or "").strip() or None,
+        canonical_url=meta.url if meta.url and meta.url != url else None,
+        image=meta.image or None,
+        description=(meta.description or "").strip() or None,
+        tags=tuple(t for t in (meta.tags or []) if t),
     )
+
+
+def _metadata(tree, url: str, *, need_date: bool, need_authors: bool):
+    """trafilatura's metadata, read from the <head> and JSON-LD first.
+
+    Those hold the title, site name, canonical URL, image, description and, on most
+    news pages, the authors and the date, for ~1 ms. trafilatura's whole-page search
+    (bylines in the body, htmldate's scan of the text) costs ~15 ms a page, as much as
+    the text extraction itself, so it runs only for what the feed and the head both
+    leave open: no date anywhere, or no author anywhere.
+    """
+    from trafilatura import extract_metadata
+    from trafilatura.settings import set_date_params
+
+    head = extract_metadata(_head_tree(tree), url, set_date_params(False))
+    if (need_date and not head.date) or (need_authors and not head.author):
+        return extract_metadata(tree, url, set_date_params(need_date))
+    return head
+
+
+def _head_tree(tree):
+    """A small document of the page's <head> and its JSON-LD blocks (copies)."""
+    from copy import deepcopy
+
+    from lxml.html import Element
+
+    root, body = Element("html"), Element("body")
+    head = tree.find("head")
+    if head is not None:
+        root.append(deepcopy(head))
+    root.append(body)
+    for script in tree.iterfind(".//body//script[@type='application/ld+json']"):
+        body.append(deepcopy(script))
+    return root
 
 
 def _drop_title(text: str, titles: tuple[str | None, ...]) -> str:
