@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping, Sequence
 from ingest import footer_rules as R
 
 _ACCENTS = re.compile("[\u0300-\u036f]")  # combining marks of Latin, Greek, Cyrillic letters
-_SYMBOLS = str.maketrans({"™": " ", "®": " ", "Ⓒ": "©"})
 
 
 def _unaccent(s: str) -> str:
@@ -25,7 +24,9 @@ def _unaccent(s: str) -> str:
 
 def clean(line: str) -> str:
     """Entities decoded, NFKC, whitespace (NBSP included) collapsed."""
-    s = unicodedata.normalize("NFKC", html.unescape(line).translate(_SYMBOLS))
+    # str.replace, not str.translate: translate with a table costs ~20 µs a line.
+    s = html.unescape(line).replace("™", " ").replace("®", " ").replace("Ⓒ", "©")
+    s = unicodedata.normalize("NFKC", s)
     return " ".join(s.split())
 
 
@@ -58,6 +59,7 @@ _CREDIT = re.compile("|".join(c.format(**_fmt) for c in R.CREDIT_LINES))
 _DATELINE = re.compile("|".join(d.format(**_fmt) for d in R.DATELINES))
 _DATE_WORD = re.compile(rf"(#[\s.]*)?\b({_MONTHS})\b\.?(?(1)|(?=[\s,]*#))")
 _DAY_WORD = re.compile(rf"\b(?:{_DAYS})\b(?=[\s,]*(?:#|{re.escape(R.MONTH_TOKEN)}))")
+_DIGITS = re.compile(r"\d+")
 _LIST_ITEM = re.compile(r"[-*•|]|\d+[.)]\s")
 _SENTENCE_END = re.compile(r"[.!?…][\"'»”’)]*$")
 _KEY_TRIM = " .,;:!?-–—|·•*\"'«»“”„‘’()[]{}/\\_"
@@ -176,9 +178,11 @@ def tail_credit(line: str) -> str | None:
 # -- learned keys, repeats -----------------------------------------------------------------
 def line_key(line: str) -> str:
     """The learned key: casefolded, digits → '#', dates normalised, ends trimmed."""
-    s = re.sub(r"\d+", "#", clean(line).casefold())
-    s = _DATE_WORD.sub(lambda m: (m.group(1) or "") + R.MONTH_TOKEN, s)
-    return _DAY_WORD.sub(R.DAY_TOKEN, s).strip(_KEY_TRIM)
+    s = _DIGITS.sub("#", clean(line).casefold())
+    if "#" in s:  # both date patterns need a number beside the word
+        s = _DATE_WORD.sub(lambda m: (m.group(1) or "") + R.MONTH_TOKEN, s)
+        s = _DAY_WORD.sub(R.DAY_TOKEN, s)
+    return s.strip(_KEY_TRIM)
 
 
 def learnable(line: str) -> bool:
