@@ -39,3 +39,20 @@ def test_exceptions_come_back_as_they_are():
     finally:
         pool.close()
     assert info.value.reason == "no_text"
+
+
+def test_heap_is_trimmed_every_few_jobs(monkeypatch):
+    """Freed heap goes back to the OS once every TRIM_EVERY jobs, whatever the job did."""
+    from ingest import workers
+
+    trims = []
+    monkeypatch.setattr(workers, "trim_heap", lambda: trims.append(workers._jobs_done))
+    monkeypatch.setattr(workers, "_jobs_done", 0)
+    for i in range(2 * workers.TRIM_EVERY + 3):
+        if i % 2:
+            with pytest.raises(SkipEntry):
+                workers._job(_raise_skip, "no_text")
+        else:
+            assert workers._job(abs, -i) == i
+    assert trims == [workers.TRIM_EVERY, 2 * workers.TRIM_EVERY]
+
