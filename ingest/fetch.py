@@ -235,6 +235,8 @@ class HttpClient:
 
     def backoff_until(self, url: str) -> float | None:
         """The clock time until which ``url``'s host is backed off, or None."""
+        if not self._backoff:  # the usual case: no host asked us to wait, nothing to parse
+            return None
         host = host_of(url)
         until = self._backoff.get(host)
         if until is not None and until <= self._clock():
@@ -253,7 +255,7 @@ class HttpClient:
 
     async def _fetch(self, url: str, headers: dict[str, str], *, cap: int,
                      page: bool) -> FetchResult:
-        _check_url(url)
+        target = _check_url(url)
         host = host_of(url)
         self._refuse_if_backed_off(url)
         async with self._gate.slot(host):  # waiting here does not count against the deadline
@@ -261,14 +263,15 @@ class HttpClient:
             started = self._clock()
             try:
                 async with asyncio.timeout(self._cfg.timeout):
-                    return await self._exchange(url, headers, cap=cap, page=page,
+                    return await self._exchange(url, target, headers, cap=cap, page=page,
                                                 started=started)
             except (httpx.HTTPError, httpx.InvalidURL, NetguardError, TimeoutError) as exc:
                 raise translate_error(url, exc, self._cfg) from exc
 
-    async def _exchange(self, url: str, headers: dict[str, str], *, cap: int, page: bool,
-                        started: float) -> FetchResult:
-        async with self._client.stream("GET", url, headers=headers) as response:
+    async def _exchange(self, url: str, target: httpx.URL, headers: dict[str, str], *, cap: int,
+                        page: bool, started: float) -> FetchResult:
+        # ``target`` is ``url`` as _check_url parsed it: httpx would parse the string again
+        async with self._client.stream("GET", target, headers=headers) as response:
             final_url = str(response.url)
             names = _lowered(response.headers)
             error = classify_response(url, response.status_code, names, self._wall_clock())
@@ -309,7 +312,8 @@ async def _drain(response: httpx.Response, limit: int = 65536) -> None:
             pass
 
 
-def _check_url(url: str) -> None:
+def _check_url(url: str) -> httpx.URL:
+    """``url`` parsed, or PermanentFetchError(bad_url) unless it is an http(s) URL."""
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError) as exc:
@@ -317,6 +321,7 @@ def _check_url(url: str) -> None:
                                   kind="bad_url") from exc
     if parsed.scheme not in _DEFAULT_PORTS or not parsed.host:
         raise PermanentFetchError(f"{url}: bad URL: not an http(s) URL", url=url, kind="bad_url")
+    return parsed
 
 
 def _lowered(headers: httpx.Headers) -> dict[str, str]:

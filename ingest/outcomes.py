@@ -41,13 +41,18 @@ class PollResult:
         return self
 
 
-@dataclass
+@dataclass(repr=False)
 class RunStats:
     """Totals of one `ingest fetch` run (or of the daemon's lifetime)."""
 
     results: list[PollResult] = field(default_factory=list)
     seconds: float = 0.0
     recovered: int = 0  # records found on disk at start that the store did not know
+
+    def __repr__(self) -> str:
+        # Short: asyncio.run (3.11) formats the repr of its result twice on the way out,
+        # and the generated one spells out every PollResult (~5 ms per 1,000 feeds).
+        return f"RunStats({len(self.results)} polls, {self.seconds:.1f}s)"
 
     def add(self, result: PollResult) -> None:
         self.results.append(result)

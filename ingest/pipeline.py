@@ -13,9 +13,8 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 
-from ingest import feeds, footers
 from ingest.config import Config
 from ingest.errors import (FeedParseError, FetchError, HostBackoff, IngestError,
                            NotModified, PermanentFetchError, SinkError, SkipEntry,
@@ -64,8 +63,16 @@ class Pipeline:
         # pages being fetched or waiting for / in extraction: enough to keep every
         # connection and worker busy, few enough that memory stays flat
         self._page_slots = asyncio.Semaphore(max(4 * workers.size, cfg.http.max_connections))
-        self._rules = footers.FooterRules.from_config(
-            cfg.footers.learn, cfg.footers.min_count, cfg.footers.sites)
+
+    @cached_property
+    def _rules(self):
+        # Imported at first use: the footer stage compiles its multilingual patterns on
+        # import (~50 ms), which a poll with nothing new (a run of 304s) never needs.
+        # load_config has already checked cfg.footers.sites' patterns.
+        from ingest import footers
+
+        cfg = self.cfg.footers
+        return footers.FooterRules.from_config(cfg.learn, cfg.min_count, cfg.sites)
 
     # -- start-up -----------------------------------------------------------------
     def recover(self) -> int:
@@ -242,7 +249,8 @@ class Pipeline:
         try:
             draft.article = await self.workers.run(
                 partial(extract_article, need_date=draft.entry.published is None,
-                        need_language=draft.feed_language is None),
+                        need_language=draft.feed_language is None,
+                        need_authors=not draft.entry.authors),
                 page.content, page.final_url, page.content_type,
                 draft.entry.title)
         except SkipEntry as exc:
@@ -320,6 +328,8 @@ class Pipeline:
     def _clean(self, feed: Feed, parsed: ParsedFeed, drafts: list[Draft],
                marks: dict[str, str], result: PollResult):
         """Strip footers per site, as a batch, so this run's articles already count."""
+        from ingest import footers  # see _rules
+
         by_site: dict[str, list[Draft]] = {}
         for d in drafts:
             by_site.setdefault(site_of(d.final_url or d.url or feed.url), []).append(d)
@@ -347,6 +357,10 @@ class Pipeline:
 
 def _parse(content: bytes, url: str, content_type: str) -> ParsedFeed:
     """Feed parsing, run in a worker process."""
+    # Imported here: feedparser and lxml (~35 ms) are preloaded in the workers, and the
+    # main process, where a run of 304s ends, never needs them.
+    from ingest import feeds
+
     return feeds.parse_feed(content, url=url, content_type=content_type)
 
 
