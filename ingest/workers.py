@@ -25,7 +25,8 @@ from ingest.errors import IngestError
 
 # ingest.langid is left out: its model costs ~0.7 s and ~78 MB per process and is needed
 # only for pages that declare no language in feeds that declare none.
-_PRELOAD = ["ingest.extract", "ingest.feeds", "trafilatura", "feedparser"]
+# The last one fills the extractor's lazy caches and freezes the heap, so the workers share them.
+_PRELOAD = ["ingest.extract", "ingest.feeds", "trafilatura", "feedparser", "ingest.worker_warmup"]
 # glibc keeps the heap that a page's lxml trees freed (~10 MB a worker) until it is
 # trimmed; a trim walks the heap (~3 ms), so it runs once every few jobs.
 TRIM_EVERY = 10

@@ -56,3 +56,16 @@ def test_heap_is_trimmed_every_few_jobs(monkeypatch):
             assert workers._job(abs, -i) == i
     assert trims == [workers.TRIM_EVERY, 2 * workers.TRIM_EVERY]
 
+
+
+def test_workers_start_warm_with_a_frozen_heap():
+    """The forkserver filled the extractor's caches and froze its heap before forking,
+    so each worker shares those objects instead of building (and collecting) its own."""
+    import gc
+
+    pool = WorkerPool(1)
+    try:
+        frozen = asyncio.run(pool.run(gc.get_freeze_count))
+    finally:
+        pool.close()
+    assert frozen > 10_000  # every container the imports and the warm-up made (~40,000)
