@@ -8,6 +8,7 @@ because the names in a byline or credit are told from prose by their capitals.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import unicodedata
@@ -22,6 +23,7 @@ def _unaccent(s: str) -> str:
     return unicodedata.normalize("NFC", _ACCENTS.sub("", unicodedata.normalize("NFD", s)))
 
 
+@functools.lru_cache(maxsize=4096)  # one line is cleaned ~4 times: keys, peels, repeats
 def clean(line: str) -> str:
     """Entities decoded, NFKC, whitespace (NBSP included) collapsed."""
     # str.replace, not str.translate: translate with a table costs ~20 µs a line.
