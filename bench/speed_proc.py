@@ -5,7 +5,8 @@ that the command leaves behind (ingest's forkserver, which has reaped the worker
 are re-parented here and reaped after the command ends; the RUSAGE_CHILDREN delta
 then covers every process of the tree. ``own_cpu`` is the command's own process
 (wait4 of it alone), the rest is its descendants. Memory is sampled from /proc every
-50 ms: the sum of RSS over the tree (shared pages counted in each process, the figure
+200 ms (reading smaps_rollup costs kernel time; every 50 ms took ~5 % of a core from the
+run it measured): the sum of RSS over the tree (shared pages counted in each process, the figure
 ``ps`` users add up) and of PSS (shared pages divided among their users).
 """
 
@@ -63,7 +64,7 @@ class _Peaks:
 
 
 def run_measured(cmd: list[str], *, cwd: Path, env: dict[str, str] | None = None,
-                 timeout: float = 900, sample_every: float = 0.05) -> Measured:
+                 timeout: float = 900, sample_every: float = 0.2) -> Measured:
     """Run ``cmd`` to its end (killed after ``timeout`` s); output goes to anonymous files."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     me, busy = resource.getrusage(resource.RUSAGE_SELF), machine_busy()

@@ -13,7 +13,7 @@ from pathlib import Path
 from speed_peer import PeerResult
 from speed_proc import Measured
 
-TARGETS = {"peer_speedup": 3.0, "floor_ratio": 1.5, "repoll_share": 0.25, "rss_500_mb": 250.0,
+TARGETS = {"peer_speedup": 3.0, "floor_ratio": 1.5, "repoll_share": 0.25, "memory_500_mb": 250.0,
            "tiny_cpu_ms": 2.0}
 _SUMMARY = (("written", r"(\d+) written"), ("pages", r"page requests: (\d+)"),
             ("failed", r"(\d+) failed"), ("not_modified", r"(\d+) not modified"),
@@ -206,9 +206,12 @@ def _tail_rows(r: Report) -> list[Row]:
                      f"≤ {TARGETS['tiny_cpu_ms']:g} ms", _verdict(per <= TARGETS["tiny_cpu_ms"])))
     f = r.first
     if r.articles >= 500:
-        rows.append((f"peak RSS for {r.articles} articles (summed over the tree)",
-                     f"{f.peak_rss_mb:.0f} MB (PSS {f.peak_pss_mb:.0f} MB)", "≤ 250 MB",
-                     _verdict(f.peak_rss_mb <= TARGETS["rss_500_mb"])))
+        # PSS, not summed RSS: the workers share the forkserver's pages (the interpreter,
+        # trafilatura, its stoplists), and summing RSS counts those pages once per process.
+        rows.append((f"peak memory for {r.articles} articles: PSS summed over the tree",
+                     f"{f.peak_pss_mb:.0f} MB (summed RSS {f.peak_rss_mb:.0f} MB counts shared "
+                     f"pages once per process)", "≤ 250 MB",
+                     _verdict(f.peak_pss_mb <= TARGETS["memory_500_mb"])))
     else:
         rows.append(("peak RSS for 500 articles", "not measured (run with --full)", "≤ 250 MB",
                      "n/a"))
