@@ -28,7 +28,7 @@ def warm_up() -> None:
                         need_date=False, need_language=False, need_authors=False)
     except SkipEntry:
         pass
-    except Exception:  # noqa: BLE001  a failed warm-up only costs memory, never a worker
+    except Exception:  # a failed warm-up only costs memory, never a worker
         logging.getLogger(__name__).debug("worker warm-up failed", exc_info=True)
     gc.freeze()
 
