@@ -11,7 +11,9 @@ Measured, in one run:
      articles/s, peak memory of the tree (bench/speed_proc.py);
   2. `ingest fetch` again, nothing changed: wall, and page requests (must be 0);
   3. the floor: bare trafilatura.extract CPU over the same pages ÷ cores, plus the
-     interpreter start-up and imports (`python -c "import ingest.cli, trafilatura"`);
+     interpreter start-up and imports (`python -c "import ingest.cli, trafilatura"`),
+     measured right after each run 1 (--repeat N: N pairs, the verdict takes the median
+     pair's ratio, as the machine's speed drifts between runs);
   4. the peer: `trafilatura --feed URL --json` per feed, no sleep (bench/speed_peer.py);
   5. N tiny feeds answering 304 (ETag), re-polled: CPU ms per feed.
 `--set section.key=value` passes INGEST_SECTION_KEY to every ingest run (for sweeps);
@@ -131,6 +133,7 @@ def fresh_state(config: Path) -> None:
 
 def main_scenario(site: BenchSite, work: Path, env: dict[str, str], rep: Report,
                   args: argparse.Namespace) -> Path:
+    """Run 1 (--repeat times, each followed by a floor run unless --no-floor), then run 2."""
     feeds = [(f"f{f:02d}", url) for f, url in zip(site.feeds, site.feed_urls())]
     config = write_config(work / "main", feeds)
     timeout = args.timeout
@@ -139,11 +142,16 @@ def main_scenario(site: BenchSite, work: Path, env: dict[str, str], rep: Report,
         before = site.requests()
         run, summary = fetch(config, env, timeout)
         middle = site.requests()
+        floor = None if args.no_floor else floor_scenario(args, work, rep)
         rep.first_walls.append(run.wall)
+        if floor:
+            rep.floor_ratios.append(run.wall / (floor["bare_cpu"] / rep.cores + rep.startup))
         if rep.first is None or run.wall < rep.first.wall:
             rep.first, rep.first_summary = run, summary
+            rep.floor = floor or {}
             rep.first_pages = middle["page"] - before["page"]
             rep.first_connections = middle["connections"] - before["connections"]
+    middle = site.requests()
     rep.repoll, _ = fetch(config, env, timeout)
     after = site.requests()
     rep.repoll_pages = after["page"] - middle["page"]
@@ -152,11 +160,13 @@ def main_scenario(site: BenchSite, work: Path, env: dict[str, str], rep: Report,
     return config
 
 
-def floor_scenario(args: argparse.Namespace, work: Path, rep: Report) -> None:
-    code = "import ingest.cli, trafilatura"
-    starts = [run_measured([sys.executable, "-c", code], cwd=work, timeout=120).wall
-              for _ in range(1 if args.quick else 3)]
-    rep.startup = min(starts)
+def floor_scenario(args: argparse.Namespace, work: Path, rep: Report) -> dict:
+    """One floor run (the start-up is measured on the first call)."""
+    if not rep.startup:
+        code = "import ingest.cli, trafilatura"
+        starts = [run_measured([sys.executable, "-c", code], cwd=work, timeout=120).wall
+                  for _ in range(1 if args.quick else 3)]
+        rep.startup = min(starts)
     script = Path(__file__).resolve().with_name("speed_floor.py")
     cmd = [sys.executable, str(script), str(args.corpus), str(args.feeds), str(args.items)]
     if args.profile:
@@ -164,7 +174,7 @@ def floor_scenario(args: argparse.Namespace, work: Path, rep: Report) -> None:
     run = run_measured(cmd, cwd=work, timeout=args.timeout)
     if run.returncode != 0:
         raise SystemExit(f"bench: the floor run failed:\n{run.stderr}")
-    rep.floor = json.loads(run.stdout.strip().splitlines()[-1])
+    return json.loads(run.stdout.strip().splitlines()[-1])
 
 
 def peer_scenario(args: argparse.Namespace, site: BenchSite, work: Path, rep: Report) -> None:
@@ -227,8 +237,6 @@ def main(argv: list[str] | None = None) -> int:
         with BenchSite(items, tiny_feeds=args.repoll_feeds, compress=not args.no_gzip,
                        latency=args.latency / 1000) as site:
             config = main_scenario(site, work, env, rep, args)
-            if not args.no_floor:
-                floor_scenario(args, work, rep)
             peer_scenario(args, site, work, rep)
             repoll_scenario(site, work, env, rep, args.timeout)
             if args.profile:
