@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import statistics
 import platform
 import re
+import statistics
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
