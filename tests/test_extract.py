@@ -86,3 +86,34 @@ def test_skip_entry_survives_pickling():
 
     exc = pickle.loads(pickle.dumps(SkipEntry("no_text", "https://x/a: nothing")))
     assert (exc.reason, exc.detail) == ("no_text", "https://x/a: nothing")
+
+
+_BODY = "<p>" + "The council met on Tuesday to discuss the budget for the coming year. " * 4 + "</p>"
+
+
+def test_byline_in_the_body_is_searched_only_when_the_feed_names_no_author():
+    page = (f'<html><head><title>Budget</title></head><body><article><h1>Budget</h1>'
+            f'<div class="byline">Jane Doe</div>{_BODY}</article></body></html>').encode()
+    url = "https://news.example.com/budget"
+    wanted = extract_article(page, url, "text/html", need_date=False, need_language=False,
+                             need_authors=True)
+    spared = extract_article(page, url, "text/html", need_date=False, need_language=False,
+                             need_authors=False)
+    assert wanted.authors == ("Jane Doe",)
+    assert spared.authors == ()  # the feed's authors will be used
+    assert spared.text == wanted.text
+
+
+def test_head_metadata_is_read_even_when_the_feed_gives_date_and_authors():
+    page = (f'<html><head><title>Budget - The Daily</title><meta name="author" '
+            f'content="John Smith"><meta property="og:site_name" content="The Daily">'
+            f'<link rel="canonical" href="https://news.example.com/budget">'
+            f'<meta property="article:published_time" content="2026-11-30T08:00:00Z">'
+            f'</head><body><article>{_BODY}</article></body></html>').encode()
+    article = extract_article(page, "https://news.example.com/budget?utm_source=rss",
+                              "text/html", need_date=False, need_language=False,
+                              need_authors=False)
+    assert article.authors == ("John Smith",)
+    assert article.site_name == "The Daily"
+    assert article.canonical_url == "https://news.example.com/budget"
+    assert article.published == "2026-11-30"
