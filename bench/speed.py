@@ -145,18 +145,18 @@ def main_scenario(site: BenchSite, work: Path, env: dict[str, str], rep: Report,
         floor = None if args.no_floor else floor_scenario(args, work, rep)
         rep.first_walls.append(run.wall)
         if floor:
-            rep.floor_ratios.append(run.wall / (floor["bare_cpu"] / rep.cores + rep.startup))
+            rep.floor_ratios.append(run.wall / rep.floor_of(floor))
         if rep.first is None or run.wall < rep.first.wall:
             rep.first, rep.first_summary = run, summary
             rep.floor = floor or {}
             rep.first_pages = middle["page"] - before["page"]
             rep.first_connections = middle["connections"] - before["connections"]
-    middle = site.requests()
+    before = site.requests()
     rep.repoll, _ = fetch(config, env, timeout)
     after = site.requests()
-    rep.repoll_pages = after["page"] - middle["page"]
-    rep.repoll_feed_requests = after["feed"] - middle["feed"]
-    rep.repoll_connections = after["connections"] - middle["connections"]
+    rep.repoll_pages = after["page"] - before["page"]
+    rep.repoll_feed_requests = after["feed"] - before["feed"]
+    rep.repoll_connections = after["connections"] - before["connections"]
     return config
 
 

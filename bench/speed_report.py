@@ -91,7 +91,11 @@ class Report:
 
     @property
     def floor_seconds(self) -> float:
-        return self.floor["bare_cpu"] / self.cores + self.startup if self.floor else 0.0
+        return self.floor_of(self.floor) if self.floor else 0.0
+
+    def floor_of(self, floor: dict) -> float:
+        """The floor's wall time from one floor run: extraction CPU ÷ cores + start-up."""
+        return floor["bare_cpu"] / self.cores + self.startup
 
     @property
     def peer(self) -> PeerResult | None:
