@@ -1,7 +1,9 @@
 """A warm pool of worker processes for CPU-bound stages (extraction, feed parsing).
 
 Workers are forked from a forkserver that has already imported trafilatura and
-feedparser, so each starts in milliseconds and none re-imports them. The pool is
+feedparser and filled trafilatura's lazy caches (ingest.worker_warmup), so each starts
+in milliseconds, none re-imports them, and all share those caches' memory. Each worker
+trims its heap every TRIM_EVERY jobs. The pool is
 replaced after `max_tasks` jobs per worker to keep long-running memory flat (the
 old one finishes its jobs, then exits); we do not use ProcessPoolExecutor's own
 `max_tasks_per_child`, which hangs the pool on Python 3.11 once workers are
