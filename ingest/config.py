@@ -4,7 +4,7 @@ Every problem is a ConfigError whose message names the file, the line and the
 key: ``config.yaml:14: feeds[3].url: not an http(s) URL``; a bad environment
 variable is named instead of a line: ``env INGEST_HTTP_TIMEOUT: http.timeout: ...``.
 
-Flow: read YAML (ruamel round-trip, so nodes know their lines) -> reject
+Flow: read YAML (quick loader; again with line numbers if anything is wrong) -> reject
 unknown keys -> collect each setting as a ``RawSetting`` (value + where it came
 from) -> let ``INGEST_<SECTION>_<KEY>`` replace file values -> check and
 convert each value with its ``Field`` -> build the frozen dataclasses.
@@ -21,6 +21,7 @@ The parts, each in its own module:
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
@@ -32,8 +33,8 @@ from ingest.config_env import apply_env_overrides
 from ingest.config_feeds import load_feeds
 from ingest.config_schema import SECTION_FIELDS
 from ingest.config_source import (
-    RawSetting, config_error, describe_value, key_line, read_yaml, reject_unknown_keys,
-    resolve_path,
+    RawSetting, config_error, describe_value, key_line, parse_yaml, read_text,
+    reject_unknown_keys, resolve_path,
 )
 from ingest.models import Feed
 from ingest.units import format_duration, parse_duration, parse_size
@@ -134,11 +135,21 @@ def load_config(path: str | os.PathLike, env: Mapping[str, str] | None = None) -
     """
     label = os.fspath(path)
     file = Path(os.path.abspath(label))
-    top = read_yaml(file, label)
+    text = read_text(file, label)
+    env = os.environ if env is None else env
+    # The quick loader knows no line numbers. Whatever goes wrong with it (a bad
+    # value, or YAML syntax libyaml does not take), the file is read again with
+    # lines: that reading is the authority, and its error names the line.
+    with contextlib.suppress(Exception):  # raised again, with its line, below
+        return _config(parse_yaml(text, label, lines=False), label, file, env)
+    return _config(parse_yaml(text, label, lines=True), label, file, env)
+
+
+def _config(top: dict, label: str, file: Path, env: Mapping[str, str]) -> Config:
     reject_unknown_keys(top, ("feeds", *SECTION_FIELDS), label, "")
     feeds = load_feeds(top, label)
     raws = {name: _section_raws(top, name, label, file.parent) for name in SECTION_FIELDS}
-    apply_env_overrides(raws, os.environ if env is None else env)
+    apply_env_overrides(raws, env)
     sections = {name: _build_section(name, raws[name], file.parent) for name in SECTION_FIELDS}
     _check_schedule(sections["schedule"], raws["schedule"])
     return Config(path=file, feeds=feeds, **sections)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ingest.config_source import BadValue, describe_value, key_line
+from ingest.config_source import BadValue, describe_value, item_line, key_line
 from ingest.units import parse_duration, parse_size
 
 
@@ -104,14 +104,14 @@ def footer_sites(value: Any) -> dict[str, tuple[str, ...]]:
     return sites
 
 
-def _patterns(value: Any, sub: str, line: int) -> tuple[str, ...]:
+def _patterns(value: Any, sub: str, line: int | None) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
         raise BadValue(f"expected a list of regular expressions, got {describe_value(value)}",
                        sub, line)
     for i, pattern in enumerate(value):
-        where = (f"{sub}[{i}]", value.lc.item(i)[0])
+        where = (f"{sub}[{i}]", item_line(value, i))
         if not isinstance(pattern, str):
             raise BadValue(f"expected a regular expression, got {describe_value(pattern)}",
                            *where)
@@ -145,7 +145,7 @@ def tags(value: Any) -> tuple[str, ...]:
     for i, tag in enumerate(value):
         if not isinstance(tag, str) or not tag.strip() or not tag.isprintable():
             raise BadValue(f"expected a tag (one line of text), got {describe_value(tag)}",
-                           f"[{i}]", value.lc.item(i)[0])
+                           f"[{i}]", item_line(value, i))
     return tuple(str(tag).strip() for tag in value)
 
 

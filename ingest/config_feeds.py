@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from ingest.config_schema import FEED_FIELDS
 from ingest.config_source import (
-    RawSetting, config_error, describe_value, key_line, reject_unknown_keys,
+    RawSetting, config_error, describe_value, item_line, key_line, reject_unknown_keys,
 )
 from ingest.errors import ConfigError
 from ingest.models import Feed
@@ -48,7 +48,7 @@ def load_feeds(top: dict, label: str) -> tuple[Feed, ...]:
 
 
 def _feed_draft(seq: list, i: int, label: str) -> _FeedDraft:
-    node, line, path = seq[i], seq.lc.item(i)[0], f"feeds[{i}]"
+    node, line, path = seq[i], item_line(seq, i), f"feeds[{i}]"
     if not isinstance(node, dict):
         raise config_error(label, line, path, "expected a mapping such as "
                            f"'{{url: https://example.com/rss.xml}}', got {describe_value(node)}")

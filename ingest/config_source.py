@@ -1,8 +1,12 @@
 """Where a setting came from, and how a problem with it is worded.
 
-config.yaml is read with ruamel's round-trip loader, so every mapping and list
-knows the line of each key and item; an environment override carries its
-variable's name instead of a line. Every problem becomes one ConfigError:
+A config is read with ruamel's safe loader first: libyaml when ruamel.yaml.clib is
+installed, ~10× quicker than the round-trip loader for a long feed list, but its
+plain dicts and lists know no lines. Only when that reading fails (a problem in the
+file, or syntax that libyaml, which keeps YAML 1.1's, does not take) is the file
+read again with the round-trip loader, whose mappings and lists know the line of
+each key and item (see `config.load_config`). An environment override carries
+its variable's name instead of a line. Every problem becomes one ConfigError:
 ``config.yaml:14: feeds[3].url: problem`` or ``env INGEST_HTTP_TIMEOUT: http.timeout: problem``.
 """
 
@@ -41,12 +45,22 @@ def describe_value(value: Any) -> str:
     return f"{name} {str(value).lower() if isinstance(value, bool) else repr(value)}"
 
 
-def key_line(node: dict, key: Any) -> int:
-    """0-based line of ``key`` in a loaded mapping (keys merged with ``<<:`` lack one)."""
+def key_line(node: dict, key: Any) -> int | None:
+    """0-based line of ``key`` in a loaded mapping; None if it was read without lines.
+    A key merged in with ``<<:`` has no line of its own: the mapping's is given."""
+    lc = getattr(node, "lc", None)
+    if lc is None:
+        return None
     try:
-        return node.lc.key(key)[0]
+        return lc.key(key)[0]
     except KeyError:
-        return node.lc.line
+        return lc.line
+
+
+def item_line(seq: list, index: int) -> int | None:
+    """0-based line of item ``index`` of a loaded list; None if it was read without lines."""
+    lc = getattr(seq, "lc", None)
+    return None if lc is None else lc.item(index)[0]
 
 
 def config_error(where: str, line: int | None, key: str, problem: str) -> ConfigError:
@@ -79,16 +93,21 @@ def resolve_path(path: Path, base: Path | None) -> Path:
     return Path(os.path.abspath(path if base is None else base / path))
 
 
-def read_yaml(file: Path, label: str) -> dict:
-    """The top-level mapping of ``file``; ``label`` is how messages name the file."""
+def read_text(file: Path, label: str) -> str:
+    """The text of ``file``; ``label`` is how messages name the file."""
     try:
-        text = file.read_text(encoding="utf-8-sig")
+        return file.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(f"{label}: config file not found (looked for {file})") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{label}: cannot read the config file: {exc}") from exc
+
+
+def parse_yaml(text: str, label: str, *, lines: bool) -> dict:
+    """The top-level mapping of ``text``. ``lines=True``: the round-trip loader, whose
+    mappings and lists know their lines; ``lines=False``: the quick safe loader."""
     try:
-        top = YAML(typ="rt").load(text)
+        top = YAML(typ="rt" if lines else "safe").load(text)
     except MarkedYAMLError as exc:
         raise ConfigError(f"{label}{_yaml_problem(exc)}") from exc
     except YAMLError as exc:

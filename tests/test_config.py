@@ -11,6 +11,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from ingest import USER_AGENT
+from ingest import config as config_module
 from ingest.config import (
     Config,
     ExtractConfig,
@@ -202,6 +203,61 @@ def test_yaml_merge_keys_and_nulls(tmp_path):
     cfg = load_config(write(tmp_path, text), env={})
     assert cfg.feeds[1] == Feed("b.test-rss", "https://b.test/rss", 3600.0, ("x",))
     assert cfg.server.port is None
+
+
+MERGED = """\
+feeds:
+  - &base
+    url: https://a.test/rss
+    interval: 1h
+    tags: [x, "y"]
+  - <<: *base
+    url: https://b.test/rss
+    name: null
+"""
+SHIPPED = Path(__file__).resolve().parents[1] / "config.yaml"
+
+
+@pytest.fixture
+def yaml_readings(monkeypatch):
+    """The ``lines`` argument of every YAML reading load_config makes, in order."""
+    calls: list[bool] = []
+    real = config_module.parse_yaml
+
+    def parse_yaml(text, label, *, lines):
+        calls.append(lines)
+        return real(text, label, lines=lines)
+
+    monkeypatch.setattr(config_module, "parse_yaml", parse_yaml)
+    return calls
+
+
+@pytest.mark.parametrize("text", [FULL, MINIMAL, MERGED, SHIPPED.read_text()],
+                         ids=["full", "minimal", "merge-keys", "shipped"])
+def test_good_config_read_once_by_quick_loader_as_with_lines(tmp_path, monkeypatch,
+                                                              yaml_readings, text):
+    path = write(tmp_path, text)
+    quick = load_config(path, env={})
+    assert yaml_readings == [False]  # no second reading for a good file
+    real = config_module.parse_yaml
+    monkeypatch.setattr(config_module, "parse_yaml",
+                        lambda text, label, lines: real(text, label, lines=True))
+    assert load_config(path, env={}) == quick
+
+
+def test_flow_style_urls(tmp_path):
+    # libyaml keeps YAML 1.1's syntax (no ':' inside a plain scalar in flow style),
+    # so the quick loader fails here and the round-trip reading must take over.
+    cfg = load_config(write(tmp_path, "feeds: [{url: https://a.test/rss, tags: [x]}]\n"), env={})
+    assert cfg.feeds == (Feed("a.test-rss", "https://a.test/rss", None, ("x",)),)
+
+
+@pytest.mark.parametrize("text", [MINIMAL + "  - url: ftp://x.test/\n", "feeds: [}\n"],
+                         ids=["bad value", "bad YAML"])
+def test_bad_config_read_again_with_lines(tmp_path, yaml_readings, text):
+    with pytest.raises(ConfigError, match=r"config\.yaml:3: |config\.yaml:1: YAML"):
+        load_config(write(tmp_path, text), env={})
+    assert yaml_readings == [False, True]
 
 
 def test_effective_config_is_plain_data(tmp_path):
