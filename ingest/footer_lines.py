@@ -51,8 +51,13 @@ _DAYS = _alt(d for names in R.WEEKDAYS.values() for d in names.split())
 _fmt = dict(agencies=_AG, months=_unaccent(_MONTHS))
 _MARK = re.compile("|".join(m.format(**_fmt) for m in R.MARKS))
 _ALNUM = "a-z0-9\u00c0-\u052f"  # folded Latin, Greek, Cyrillic: CJK phrases need no boundary
-_PHRASE = re.compile("|".join(rf"(?<![{_ALNUM}])(?:{_unaccent(p)})(?![{_ALNUM}])"
-                              for ps in R.RIGHTS_PHRASES.values() for p in ps))
+# The boundaries stand outside the alternation, the same for every phrase: each phrase then
+# starts with its own first letter, which lets re skip the ones that cannot match at a
+# position (with a lookbehind first, every phrase was tried at every position: ~8× slower).
+_PHRASE = re.compile(rf"(?<![{_ALNUM}])(?:"
+                     + "|".join(f"(?:{_unaccent(p)})" for ps in R.RIGHTS_PHRASES.values()
+                                for p in ps)
+                     + rf")(?![{_ALNUM}])")
 _OPENING = re.compile(R.OPENING_MARK)
 _FILLER = re.compile(rf"\b(?:{_AG}|{_alt(R.COMPANY_FORMS)})\b\.?|\d+")
 _EDGE = re.compile("^[^\\w\ue000]*\ue000|\ue000[^\\w\ue000]*$")

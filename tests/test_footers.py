@@ -122,6 +122,26 @@ def test_notice_is_stripped_and_is_the_rights(line: str) -> None:
     assert cleaned.rights == " ".join(line.replace("&copy;", "©").split())
 
 
+def test_rights_phrases_match_as_whole_words_as_if_each_were_bounded_alone() -> None:
+    """_PHRASE bounds its alternation once, for speed: the same matches as bounding each
+    phrase by itself, in notices, inside longer words and next to each other."""
+    import re
+
+    from ingest import footer_lines as L
+    from ingest import footer_rules as R
+
+    each = re.compile("|".join(rf"(?<![{L._ALNUM}])(?:{L._unaccent(p)})(?![{L._ALNUM}])"
+                               for ps in R.RIGHTS_PHRASES.values() for p in ps))
+    lines = [L.fold(line) for line in [*NOTICES.values(), *CREDITS.values(), *BODY]]
+    lines += [f"x{line}" for line in lines] + [f"{line}x" for line in lines]
+    lines += [f"{a} {b}" for a, b in zip(lines, reversed(lines))]
+    for line in lines:
+        assert L._PHRASE.sub("#", line) == each.sub("#", line), line
+    assert L._PHRASE.search("tutti i diritti riservati")
+    assert not L._PHRASE.search("diritti riservatissimi")
+    assert not L._PHRASE.search("xall rights reserved")
+
+
 @pytest.mark.parametrize("line", CREDITS.values(), ids=CREDITS.keys())
 def test_credit_is_stripped_but_is_no_rights(line: str) -> None:
     cleaned = strip("\n".join(BODY + [line]), feed_rights="© Feed")
