@@ -32,6 +32,7 @@ def clean(line: str) -> str:
     return " ".join(s.split())
 
 
+@functools.lru_cache(maxsize=4096)  # a line is folded up to ~5 times: keys, each peel rule
 def fold(line: str) -> str:
     """The form the built-in rules match: cleaned, casefolded, accents dropped."""
     return _unaccent(clean(line).casefold())
