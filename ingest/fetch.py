@@ -38,7 +38,8 @@ from ingest.errors import FetchError, HostBackoff, NotModified, PermanentFetchEr
     TransientFetchError
 from ingest.models import FetchResult
 from ingest.netguard import AddressRefused, DropRedirectBodies, GuardedTransport, NetguardError, \
-    Resolver
+    PinnedBackend, Resolver
+from ingest.transport import PoolTransport
 
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml, "
                "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8")
@@ -192,7 +193,10 @@ def build_client(cfg: HttpConfig, transport: httpx.AsyncBaseTransport | None,
     """The one shared AsyncClient, every hop passing the private-network guard."""
     limits = httpx.Limits(max_connections=cfg.max_connections,
                           max_keepalive_connections=cfg.max_connections)
-    inner = transport or httpx.AsyncHTTPTransport(limits=limits)  # limits live on the pool
+    # Limits live on the pool. Unless private networks are allowed, every connection is
+    # made by PinnedBackend: to addresses vetted as it is made (DNS rebinding).
+    backend = None if cfg.allow_private_networks else PinnedBackend(resolver)
+    inner = transport or PoolTransport(limits, backend)
     guarded = GuardedTransport(inner, resolver, allow_private=cfg.allow_private_networks)
     # trust_env=False: HTTP(S)_PROXY / ALL_PROXY / NO_PROXY and .netrc from the environment
     # are ignored, so a proxy never reroutes a request: the guard checks the host we

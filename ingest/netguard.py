@@ -14,8 +14,12 @@ into ingest's own errors.
 :class:`DropRedirectBodies` guards the hops the other way: a redirect's body is
 never read.
 
-Limit: the connection itself resolves the name again, so a DNS answer that
-changes between the check and the connect (rebinding) is not caught here.
+The check before a request gives the clear message; :class:`PinnedBackend` closes
+the gap behind it. A connection used to resolve the name again for itself, so a DNS
+answer that changed between the check and the connect (rebinding) could reach a
+private address. PinnedBackend makes the connections (see ``ingest.transport``): it
+resolves the name, vets every address the same way and connects to those addresses,
+never to the name.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import ipaddress
 import socket
 from collections.abc import Awaitable, Callable
 
+import httpcore
 import httpx
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -133,35 +138,85 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             raise httpx.UnsupportedProtocol(f"not an http(s) URL: {url}", request=request)
         if not self._allow_private:
             await self.check(str(url), url.host, url.port or _DEFAULT_PORTS[url.scheme])
-        return await self._inner.handle_async_request(request)
+        try:
+            return await self._inner.handle_async_request(request)
+        except NetguardError as exc:  # from PinnedBackend, which knows no URL
+            exc.url = exc.url or str(url)
+            raise
 
     async def check(self, url: str, host: str, port: int) -> None:
         """Raise AddressRefused/ResolveFailed unless every address of ``host`` is global."""
-        ip = literal_ip(host)
-        if ip is not None:
-            if (reason := refusal_reason(ip)) is not None:
-                raise AddressRefused(f"{host} is {reason} ({_HINT})", url=url)
-            return
-        for address in await self._resolve(url, host, port):
-            if (reason := refusal_reason(address)) is not None:
-                raise AddressRefused(f"{host} resolves to {address}, {reason} ({_HINT})", url=url)
-
-    async def _resolve(self, url: str, host: str, port: int) -> list[str]:
-        try:
-            addresses = await self._resolver(host, port)
-        except (OSError, UnicodeError) as exc:
-            raise ResolveFailed(f"cannot resolve {host}: {exc}", url=url) from exc
-        if not addresses:
-            raise ResolveFailed(f"cannot resolve {host}: no addresses", url=url)
-        try:
-            for address in addresses:
-                ipaddress.ip_address(address)
-            return addresses
-        except ValueError as exc:
-            raise ResolveFailed(f"cannot resolve {host}: {exc}", url=url) from exc
+        await vetted_addresses(self._resolver, url, host, port)
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+class PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Makes connections only to addresses vetted as the connection is made.
+
+    The name is resolved here, every address must be global, and the connection goes
+    to those addresses in the resolver's order, not to the name, so no second lookup
+    can answer differently. TLS still checks the certificate against the name (httpcore
+    hands the origin's host to ``start_tls`` as ``server_hostname``). The addresses are
+    tried one after the other, the next only when one refuses or is unreachable: unlike
+    a connect by name, no IPv6/IPv4 race (Happy Eyeballs).
+    """
+
+    def __init__(self, resolver: Resolver | None = None,
+                 inner: httpcore.AsyncNetworkBackend | None = None) -> None:
+        self._resolver = resolver or system_resolver
+        self._inner = inner or httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                          local_address: str | None = None,
+                          socket_options=None) -> httpcore.AsyncNetworkStream:
+        refused: httpcore.ConnectError | None = None
+        for address in await vetted_addresses(self._resolver, "", host, port):
+            try:
+                return await self._inner.connect_tcp(address, port, timeout=timeout,
+                                                     local_address=local_address,
+                                                     socket_options=socket_options)
+            except httpcore.ConnectError as exc:  # refused or unreachable: the next address
+                refused = exc
+        raise refused  # type: ignore[misc]  # vetted_addresses never returns an empty list
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options=None) -> httpcore.AsyncNetworkStream:
+        raise httpcore.UnsupportedProtocol("ingest makes no Unix socket connections")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+async def vetted_addresses(resolver: Resolver, url: str, host: str, port: int) -> list[str]:
+    """The addresses of ``host``, every one of them global; AddressRefused or
+    ResolveFailed (naming ``url``) otherwise. An IP literal is its own address."""
+    ip = literal_ip(host)
+    if ip is not None:
+        if (reason := refusal_reason(ip)) is not None:
+            raise AddressRefused(f"{host} is {reason} ({_HINT})", url=url)
+        return [str(ip)]
+    addresses = await _resolve(resolver, url, host, port)
+    for address in addresses:
+        if (reason := refusal_reason(address)) is not None:
+            raise AddressRefused(f"{host} resolves to {address}, {reason} ({_HINT})", url=url)
+    return addresses
+
+
+async def _resolve(resolver: Resolver, url: str, host: str, port: int) -> list[str]:
+    try:
+        addresses = await resolver(host, port)
+    except (OSError, UnicodeError) as exc:
+        raise ResolveFailed(f"cannot resolve {host}: {exc}", url=url) from exc
+    if not addresses:
+        raise ResolveFailed(f"cannot resolve {host}: no addresses", url=url)
+    try:
+        for address in addresses:
+            ipaddress.ip_address(address)
+    except ValueError as exc:
+        raise ResolveFailed(f"cannot resolve {host}: {exc}", url=url) from exc
+    return list(dict.fromkeys(addresses))  # getaddrinfo may repeat an address
 
 
 class DropRedirectBodies(httpx.AsyncBaseTransport):

@@ -1,20 +1,25 @@
 """ingest.netguard: private-network refusal on every hop, proven without any connection.
 
 Every test here uses a stub resolver and an inner transport that is either an
-httpx.MockTransport or one that fails the test when called: no DNS, no sockets.
+httpx.MockTransport or one that fails the test when called, or (for the connection
+itself) a network backend that records connects and opens nothing: no DNS, no sockets.
 """
 
 from __future__ import annotations
 
 import asyncio
 
+import httpcore
 import httpx
 import pytest
 
 from ingest.config import HttpConfig
 from ingest.errors import PermanentFetchError, TransientFetchError
 from ingest.fetch import HttpClient
-from ingest.netguard import AddressRefused, GuardedTransport, literal_ip, refusal_reason
+from ingest.netguard import (
+    AddressRefused, GuardedTransport, PinnedBackend, literal_ip, refusal_reason,
+)
+from ingest.transport import PoolTransport
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -217,3 +222,96 @@ def test_transport_refuses_non_http_schemes_and_checks_directly():
 def test_literal_ip(host, ip):
     found = literal_ip(host)
     assert (None if found is None else str(found)) == ip
+
+
+# --- the connection itself: PinnedBackend (DNS rebinding) ------------------------------
+
+
+class Sockets(httpcore.AsyncNetworkBackend):
+    """PinnedBackend's inner backend: records each connect, opens nothing. Addresses in
+    ``refuse`` fail to connect; any other yields a stream whose TLS handshake records the
+    name the certificate would be checked against, then fails (nothing is ever sent)."""
+
+    def __init__(self, refuse: tuple[str, ...] = ()) -> None:
+        self.connects: list[tuple[str, int]] = []
+        self.tls_names: list[str | None] = []
+        self.refuse = refuse
+
+    async def connect_tcp(self, host, port, timeout=None, local_address=None,
+                          socket_options=None):
+        self.connects.append((host, port))
+        if host in self.refuse:
+            raise httpcore.ConnectError(f"connection to {host} refused")
+        backend = self
+
+        class Stream(httpcore.AsyncNetworkStream):
+            async def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+                backend.tls_names.append(server_hostname)
+                raise httpcore.ConnectError("no TLS in tests")
+
+            async def write(self, buffer, timeout=None):
+                raise httpcore.WriteError("no sending in tests")
+
+            async def aclose(self):
+                pass
+
+        return Stream()
+
+
+class Answers:
+    """A resolver that gives its answers in turn: what a rebinding DNS server does."""
+
+    def __init__(self, *answers: list[str]) -> None:
+        self.answers = list(answers)
+        self.asked = 0
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        self.asked += 1
+        return self.answers.pop(0)
+
+
+def pinned_client(sockets: Sockets, resolver) -> HttpClient:
+    transport = PoolTransport(httpx.Limits(max_connections=4), PinnedBackend(resolver, sockets))
+    return client(transport, resolver)
+
+
+def test_answer_changed_after_the_check_is_refused_at_connect():
+    sockets, resolver = Sockets(), Answers([PUBLIC], ["10.0.0.1"])
+    with pytest.raises(PermanentFetchError) as info:
+        fetch_page(pinned_client(sockets, resolver), "https://rebind.example/a")
+    assert info.value.kind == "private_address"
+    assert str(info.value).startswith("https://rebind.example/a: refused: rebind.example "
+                                      "resolves to 10.0.0.1, a private address")
+    assert resolver.asked == 2 and sockets.connects == []
+
+
+def test_connection_goes_to_the_vetted_addresses_and_tls_checks_the_name():
+    other = "2606:2800:220:1::1946"
+    sockets = Sockets(refuse=(PUBLIC,))
+    resolver = Answers([PUBLIC, other], [PUBLIC, other, PUBLIC])
+    with pytest.raises(TransientFetchError):
+        fetch_page(pinned_client(sockets, resolver), "https://news.example/a")
+    # the name was never handed to a connect; the first address refused, the next one tried
+    assert sockets.connects == [(PUBLIC, 443), (other, 443)]
+    assert sockets.tls_names == ["news.example"]
+
+
+def test_unix_sockets_are_not_made():
+    async def main() -> None:
+        with pytest.raises(httpcore.UnsupportedProtocol):
+            await PinnedBackend(StubResolver({}), Sockets()).connect_unix_socket("/run/x.sock")
+
+    asyncio.run(main())
+
+
+def test_ingest_client_makes_its_connections_through_pinned_backend(monkeypatch):
+    async def no_socket(self, host, port, *args, **kwargs):
+        pytest.fail(f"a socket was opened to {host}:{port}")
+
+    # Every real connect, pinned or not, ends in this method: none may be reached.
+    monkeypatch.setattr(httpcore.AnyIOBackend, "connect_tcp", no_socket)
+    resolver = Answers([PUBLIC], ["10.0.0.1"])
+    http = HttpClient(HttpConfig(per_host_delay=0.0), resolver=resolver)
+    with pytest.raises(PermanentFetchError) as info:
+        fetch_page(http, "https://rebind.example/a")
+    assert info.value.kind == "private_address" and resolver.asked == 2
