@@ -25,6 +25,7 @@ never to the name.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable
@@ -40,6 +41,7 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _HINT = "set http.allow_private_networks: true to allow"
+NEXT_ADDRESS_AFTER = 2.0  # seconds a connect may take before the host's next address is tried
 
 
 class NetguardError(Exception):
@@ -159,8 +161,9 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
     to those addresses in the resolver's order, not to the name, so no second lookup
     can answer differently. TLS still checks the certificate against the name (httpcore
     hands the origin's host to ``start_tls`` as ``server_hostname``). The addresses are
-    tried one after the other, the next only when one refuses or is unreachable: unlike
-    a connect by name, no IPv6/IPv4 race (Happy Eyeballs).
+    tried one after the other, IPv6 and IPv4 alternating (RFC 8305); each but the last
+    gets NEXT_ADDRESS_AFTER seconds, so a family that is silently unreachable delays a
+    connection by that much, not by the whole timeout.
     """
 
     def __init__(self, resolver: Resolver | None = None,
@@ -171,15 +174,13 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                           local_address: str | None = None,
                           socket_options=None) -> httpcore.AsyncNetworkStream:
-        refused: httpcore.ConnectError | None = None
-        for address in await vetted_addresses(self._resolver, "", host, port):
-            try:
-                return await self._inner.connect_tcp(address, port, timeout=timeout,
-                                                     local_address=local_address,
-                                                     socket_options=socket_options)
-            except httpcore.ConnectError as exc:  # refused or unreachable: the next address
-                refused = exc
-        raise refused  # type: ignore[misc]  # vetted_addresses never returns an empty list
+        addresses = _alternating(await vetted_addresses(self._resolver, "", host, port))
+        options = {"local_address": local_address, "socket_options": socket_options}
+        for address in addresses[:-1]:
+            with contextlib.suppress(httpcore.ConnectError, httpcore.ConnectTimeout):
+                limit = min(timeout or NEXT_ADDRESS_AFTER, NEXT_ADDRESS_AFTER)
+                return await self._inner.connect_tcp(address, port, timeout=limit, **options)
+        return await self._inner.connect_tcp(addresses[-1], port, timeout=timeout, **options)
 
     async def connect_unix_socket(self, path: str, timeout: float | None = None,
                                   socket_options=None) -> httpcore.AsyncNetworkStream:
@@ -187,6 +188,16 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
+
+
+def _alternating(addresses: list[str]) -> list[str]:
+    """IPv6 and IPv4 addresses taken in turn, starting with the resolver's first choice."""
+    first_v6 = ":" in addresses[0]
+    same = [a for a in addresses if (":" in a) == first_v6]
+    other = [a for a in addresses if (":" in a) != first_v6]
+    mixed = [a for pair in zip(same, other) for a in pair]
+    n = len(mixed) // 2
+    return mixed + same[n:] + other[n:]
 
 
 async def vetted_addresses(resolver: Resolver, url: str, host: str, port: int) -> list[str]:

@@ -17,7 +17,8 @@ from ingest.config import HttpConfig
 from ingest.errors import PermanentFetchError, TransientFetchError
 from ingest.fetch import HttpClient
 from ingest.netguard import (
-    AddressRefused, GuardedTransport, PinnedBackend, literal_ip, refusal_reason,
+    NEXT_ADDRESS_AFTER, AddressRefused, GuardedTransport, PinnedBackend, literal_ip,
+    refusal_reason,
 )
 from ingest.transport import PoolTransport
 
@@ -229,19 +230,23 @@ def test_literal_ip(host, ip):
 
 class Sockets(httpcore.AsyncNetworkBackend):
     """PinnedBackend's inner backend: records each connect, opens nothing. Addresses in
-    ``refuse`` fail to connect; any other yields a stream whose TLS handshake records the
+    ``refuse`` fail to connect, those in ``silent`` time out; any other yields a stream whose TLS handshake records the
     name the certificate would be checked against, then fails (nothing is ever sent)."""
 
-    def __init__(self, refuse: tuple[str, ...] = ()) -> None:
+    def __init__(self, refuse: tuple[str, ...] = (), silent: tuple[str, ...] = ()) -> None:
         self.connects: list[tuple[str, int]] = []
+        self.timeouts: list[float | None] = []
         self.tls_names: list[str | None] = []
-        self.refuse = refuse
+        self.refuse, self.silent = refuse, silent
 
     async def connect_tcp(self, host, port, timeout=None, local_address=None,
                           socket_options=None):
         self.connects.append((host, port))
+        self.timeouts.append(timeout)
         if host in self.refuse:
             raise httpcore.ConnectError(f"connection to {host} refused")
+        if host in self.silent:  # as if it waited out its timeout: no answer at all
+            raise httpcore.ConnectTimeout(f"no answer from {host}")
         backend = self
 
         class Stream(httpcore.AsyncNetworkStream):
@@ -294,6 +299,27 @@ def test_connection_goes_to_the_vetted_addresses_and_tls_checks_the_name():
     # the name was never handed to a connect; the first address refused, the next one tried
     assert sockets.connects == [(PUBLIC, 443), (other, 443)]
     assert sockets.tls_names == ["news.example"]
+
+
+def test_a_silent_family_costs_one_short_wait_not_the_timeout():
+    v6 = ["2606:2800:220:1::1946", "2606:2800:220:1::1947"]
+    sockets = Sockets(silent=tuple(v6))
+    resolver = Answers([*v6, PUBLIC], [*v6, PUBLIC])
+    with pytest.raises(TransientFetchError):
+        fetch_page(pinned_client(sockets, resolver), "https://news.example/a")
+    # IPv6 first, as the resolver ranked it, then IPv4 instead of the second IPv6 address
+    assert sockets.connects == [(v6[0], 443), (PUBLIC, 443)]
+    assert sockets.timeouts == [NEXT_ADDRESS_AFTER, NEXT_ADDRESS_AFTER]
+    assert sockets.tls_names == ["news.example"]
+
+
+def test_the_last_address_gets_the_whole_connect_timeout():
+    sockets = Sockets(refuse=(PUBLIC,), silent=("2606:4700::1",))
+    resolver = Answers([PUBLIC, "2606:4700::1"], [PUBLIC, "2606:4700::1"])
+    with pytest.raises(TransientFetchError) as info:
+        fetch_page(pinned_client(sockets, resolver), "https://news.example/a")
+    assert info.value.kind == "timeout"
+    assert sockets.timeouts == [NEXT_ADDRESS_AFTER, HttpConfig().timeout]
 
 
 def test_unix_sockets_are_not_made():
