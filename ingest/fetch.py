@@ -39,6 +39,7 @@ from ingest.errors import FetchError, HostBackoff, NotModified, PermanentFetchEr
 from ingest.models import FetchResult
 from ingest.netguard import AddressRefused, DropRedirectBodies, GuardedTransport, NetguardError, \
     PinnedBackend, Resolver
+from ingest.resolver import CachedResolver, system_resolver
 from ingest.transport import PoolTransport
 
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml, "
@@ -194,7 +195,9 @@ def build_client(cfg: HttpConfig, transport: httpx.AsyncBaseTransport | None,
     limits = httpx.Limits(max_connections=cfg.max_connections,
                           max_keepalive_connections=cfg.max_connections)
     # Limits live on the pool. Unless private networks are allowed, every connection is
-    # made by PinnedBackend: to addresses vetted as it is made (DNS rebinding).
+    # made by PinnedBackend: to addresses vetted as it is made (DNS rebinding). The check
+    # before each request and the connections share one cache of answers.
+    resolver = CachedResolver(resolver or system_resolver)
     backend = None if cfg.allow_private_networks else PinnedBackend(resolver)
     inner = transport or PoolTransport(limits, backend)
     guarded = GuardedTransport(inner, resolver, allow_private=cfg.allow_private_networks)

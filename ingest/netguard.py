@@ -24,16 +24,15 @@ never to the name.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable
 
 import httpcore
 import httpx
 
-Resolver = Callable[[str, int], Awaitable[list[str]]]
+from ingest.resolver import Resolver, system_resolver
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
@@ -58,12 +57,6 @@ class AddressRefused(NetguardError):
 
 class ResolveFailed(NetguardError):
     """The hop's host name could not be resolved."""
-
-
-async def system_resolver(host: str, port: int) -> list[str]:
-    """Resolve ``host`` with the event loop's ``getaddrinfo`` (what connect uses)."""
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [str(info[4][0]).split("%", 1)[0] for info in infos]  # drop IPv6 scope ids
 
 
 def literal_ip(host: str) -> IPAddress | None:

@@ -330,14 +330,18 @@ def test_unix_sockets_are_not_made():
     asyncio.run(main())
 
 
-def test_ingest_client_makes_its_connections_through_pinned_backend(monkeypatch):
-    async def no_socket(self, host, port, *args, **kwargs):
-        pytest.fail(f"a socket was opened to {host}:{port}")
+def test_ingest_client_connects_to_the_address_its_check_vetted(monkeypatch):
+    connects: list[tuple[str, int]] = []
 
-    # Every real connect, pinned or not, ends in this method: none may be reached.
+    async def no_socket(self, host, port, *args, **kwargs):
+        connects.append((host, port))
+        raise httpcore.ConnectError("no sockets in tests")
+
+    # Every real connect, pinned or not, ends in this method: here it opens nothing.
     monkeypatch.setattr(httpcore.AnyIOBackend, "connect_tcp", no_socket)
-    resolver = Answers([PUBLIC], ["10.0.0.1"])
+    resolver = Answers([PUBLIC], ["10.0.0.1"])  # a second lookup would be told otherwise
     http = HttpClient(HttpConfig(per_host_delay=0.0), resolver=resolver)
-    with pytest.raises(PermanentFetchError) as info:
+    with pytest.raises(TransientFetchError):
         fetch_page(http, "https://rebind.example/a")
-    assert info.value.kind == "private_address" and resolver.asked == 2
+    # one lookup, shared by the check and the connection, which went to its address
+    assert resolver.asked == 1 and connects == [(PUBLIC, 443)]
