@@ -102,10 +102,6 @@ class Store(ABC):
     def all_feeds(self) -> list[FeedState]: ...
 
     @abstractmethod
-    def due_feeds(self, now: float, limit: int) -> list[str]:
-        """URLs of feeds whose ``next_poll_at`` has come, earliest first."""
-
-    @abstractmethod
     def claim_due_feeds(self, now: float, limit: int, lease_seconds: float) -> list[str]:
         """Lease up to ``limit`` due feeds until ``now + lease_seconds`` in one
         transaction, so no other dispatcher takes them; `put_feed` ends a lease.
@@ -257,12 +253,6 @@ class SqliteStore(Store):
 
     def all_feeds(self) -> list[FeedState]:
         return [self.get_feed(r[0]) for r in self._read("SELECT url FROM feeds ORDER BY url")]
-
-    def due_feeds(self, now: float, limit: int) -> list[str]:
-        rows = self._read(
-            "SELECT url FROM feeds WHERE next_poll_at IS NULL OR next_poll_at <= ? "
-            "ORDER BY next_poll_at LIMIT ?", (now, limit))
-        return [r[0] for r in rows]
 
     def claim_due_feeds(self, now: float, limit: int, lease_seconds: float) -> list[str]:
         until = now + lease_seconds

@@ -45,7 +45,7 @@ def test_feed_state_round_trip_and_due(store):
     other = FeedState(url="https://b/feed", next_poll_at=2000.0)
     store.put_feed(other)
     assert store.get_feed("https://a/feed").etag == '"v1"'
-    assert store.due_feeds(1000.0, 10) == ["https://a/feed"]
+    assert store.claim_due_feeds(1000.0, 10, 60) == ["https://a/feed"]  # b is due at 2000
     assert [f.url for f in store.all_feeds()] == ["https://a/feed", "https://b/feed"]
 
 
