@@ -151,12 +151,12 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
     """Makes connections only to addresses vetted as the connection is made.
 
     The name is resolved here, every address must be global, and the connection goes
-    to those addresses in the resolver's order, not to the name, so no second lookup
-    can answer differently. TLS still checks the certificate against the name (httpcore
-    hands the origin's host to ``start_tls`` as ``server_hostname``). The addresses are
-    tried one after the other, IPv6 and IPv4 alternating (RFC 8305); each but the last
-    gets NEXT_ADDRESS_AFTER seconds, so a family that is silently unreachable delays a
-    connection by that much, not by the whole timeout.
+    to those addresses, not to the name, so no second lookup can answer differently.
+    TLS still checks the certificate against the name (httpcore hands the origin's host
+    to ``start_tls`` as ``server_hostname``). The addresses are tried one after the
+    other, from the resolver's first choice, IPv6 and IPv4 alternating (RFC 8305); each
+    but the last gets NEXT_ADDRESS_AFTER seconds, so a family that is silently
+    unreachable delays a connection by that much, not by the whole timeout.
     """
 
     def __init__(self, resolver: Resolver | None = None,
