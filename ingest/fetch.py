@@ -8,6 +8,7 @@ here and nowhere else (``classify_response`` and ``translate_error``):
     404 / 410 / other 4xx            PermanentFetchError  http_<code>
     408 / 425 / 5xx                  TransientFetchError  http_<code>
     429, or 503 with Retry-After     HostBackoff          the host is left alone until then
+    GIVE_UP_AFTER timeouts in a row  HostBackoff          the host is left alone HOST_REST s
     redirect loop, too many hops     PermanentFetchError  too_many_redirects
     deadline (cfg.timeout) passed    TransientFetchError  timeout
     connect / read / protocol error  TransientFetchError  connection
@@ -24,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import importlib.util
+import logging
 import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
@@ -42,10 +44,17 @@ from ingest.netguard import AddressRefused, DropRedirectBodies, GuardedTransport
 from ingest.resolver import CachedResolver, system_resolver
 from ingest.transport import PoolTransport
 
+log = logging.getLogger("ingest.fetch")
+
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml, "
                "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8")
 PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
 DEFAULT_RETRY_AFTER = 60.0  # seconds, for a 429 that does not say
+# A host whose answers keep running out the deadline (a server dripping its pages) would
+# cost pages ÷ per_host_concurrency × timeout; after this many timeouts in a row its other
+# requests are left for a later run, as for a Retry-After of HOST_REST seconds.
+GIVE_UP_AFTER = 3
+HOST_REST = 300.0
 MAX_RETRY_AFTER = 86400.0  # a server cannot park a host for more than a day
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/xml", "text/xml"})
@@ -223,6 +232,8 @@ class HttpClient:
         self._gate = HostGate(cfg.per_host_concurrency, cfg.per_host_delay, clock=clock,
                               sleep=sleep)
         self._backoff: dict[str, float] = {}  # host -> clock time it may be asked again
+        self._backoff_why: dict[str, str] = {}  # host -> why, when we chose to leave it
+        self._timeouts: dict[str, int] = {}  # host -> timeouts in a row
         self._client = build_client(cfg, transport, resolver)
 
     async def fetch_feed(self, url: str, *, etag: str | None = None,
@@ -248,6 +259,7 @@ class HttpClient:
         until = self._backoff.get(host)
         if until is not None and until <= self._clock():
             del self._backoff[host]
+            self._backoff_why.pop(host, None)
             return None
         return until
 
@@ -270,10 +282,18 @@ class HttpClient:
             started = self._clock()
             try:
                 async with asyncio.timeout(self._cfg.timeout):
-                    return await self._exchange(url, target, headers, cap=cap, page=page,
-                                                started=started)
+                    result = await self._exchange(url, target, headers, cap=cap, page=page,
+                                                  started=started)
+            except FetchError:  # the host answered, if not with what we wanted
+                self._timeouts.pop(host, None)
+                raise
             except (httpx.HTTPError, httpx.InvalidURL, NetguardError, TimeoutError) as exc:
-                raise translate_error(url, exc, self._cfg) from exc
+                error = translate_error(url, exc, self._cfg)
+                if error.kind == "timeout":
+                    self._count_timeout(host, url)
+                raise error from exc
+        self._timeouts.pop(host, None)
+        return result
 
     async def _exchange(self, url: str, target: httpx.URL, headers: dict[str, str], *, cap: int,
                         page: bool, started: float) -> FetchResult:
@@ -297,14 +317,25 @@ class HttpClient:
     def _refuse_if_backed_off(self, url: str) -> None:
         until = self.backoff_until(url)
         if until is not None:
-            wait = until - self._clock()
-            raise HostBackoff(f"{url}: {host_of(url)} asked us to wait (another {wait:.0f}s)",
+            wait, host = until - self._clock(), host_of(url)
+            why = self._backoff_why.get(host, "asked us to wait")
+            raise HostBackoff(f"{url}: {host} {why} (another {wait:.0f}s)",
                               url=url, retry_after=wait, requested=False)
 
     def _back_off(self, seconds: float, *urls: str) -> None:
         until = self._clock() + seconds
         for host in {host_of(u) for u in urls}:
             self._backoff[host] = max(until, self._backoff.get(host, until))
+            self._backoff_why.pop(host, None)
+
+    def _count_timeout(self, host: str, url: str) -> None:
+        count = self._timeouts[host] = self._timeouts.get(host, 0) + 1
+        if count >= GIVE_UP_AFTER:
+            del self._timeouts[host]  # after the rest, as many timeouts again
+            self._back_off(HOST_REST, url)
+            why = f"timed out {count} times in a row, left alone"
+            self._backoff_why[host] = why
+            log.warning("fetch: %s %s for %.0fs", host, why, HOST_REST)
 
 
 async def _drain(response: httpx.Response, limit: int = 65536) -> None:

@@ -20,8 +20,9 @@ from faultserver import FaultServer, fault_server  # noqa: F401  (fixture)
 from ingest.config import HttpConfig
 from ingest.errors import HostBackoff, NotModified, PermanentFetchError, TransientFetchError
 from ingest.fetch import (
-    DEFAULT_RETRY_AFTER, FEED_ACCEPT, MAX_RETRY_AFTER, PAGE_ACCEPT, HostGate, HttpClient,
-    classify_response, host_of, is_page_type, parse_retry_after, translate_error,
+    DEFAULT_RETRY_AFTER, FEED_ACCEPT, GIVE_UP_AFTER, HOST_REST, MAX_RETRY_AFTER, PAGE_ACCEPT,
+    HostGate, HttpClient, classify_response, host_of, is_page_type, parse_retry_after,
+    translate_error,
 )
 from ingest.netguard import AddressRefused, ResolveFailed
 
@@ -424,6 +425,52 @@ def test_backoff_covers_feeds_and_pages_of_the_host_until_it_expires():
 
     run(main())
     assert paths == ["/feed", "/article", "/article"]
+
+
+@pytest.mark.timeout(10)
+def test_a_host_that_keeps_timing_out_is_left_alone_for_a_rest():
+    fake = FakeTime()
+    paths: list[str] = []
+
+    async def handler(request):
+        paths.append(request.url.host + request.url.path)
+        if request.url.path.startswith("/drip"):
+            await asyncio.sleep(5)  # past the deadline (0.1 s)
+        status = 404 if request.url.path == "/gone" else 200
+        return httpx.Response(status, html="<p>ok</p>")
+
+    async def timeouts(client: HttpClient, *paths: str) -> None:
+        for path in paths:
+            with pytest.raises(TransientFetchError) as info:
+                await client.fetch_page(f"https://n.example{path}")
+            assert info.value.kind == "timeout"
+
+    async def main() -> None:
+        async with mock_client(handler, fake=fake, timeout=0.1) as client:
+            # an answer in between, a page or a 404, starts the count again
+            await timeouts(client, "/drip/1", "/drip/2")
+            await client.fetch_page("https://n.example/fine")
+            await timeouts(client, "/drip/3", "/drip/4")
+            with pytest.raises(PermanentFetchError):
+                await client.fetch_page("https://n.example/gone")
+            await timeouts(client, "/drip/5", "/drip/6", "/drip/7")  # GIVE_UP_AFTER in a row
+            with pytest.raises(HostBackoff) as info:
+                await client.fetch_page("https://n.example/fine")
+            assert not info.value.requested and info.value.retry_after == HOST_REST
+            assert str(info.value) == ("https://n.example/fine: n.example timed out 3 times "
+                                       "in a row, left alone (another 300s)")
+            await client.fetch_page("https://other.example/fine")  # other hosts unaffected
+            fake.now += HOST_REST
+            await client.fetch_page("https://n.example/fine")  # the rest is over
+            await timeouts(client, "/drip/8", "/drip/9")  # counted afresh
+
+    run(main())
+    assert GIVE_UP_AFTER == 3
+    assert paths == ["n.example/drip/1", "n.example/drip/2", "n.example/fine",
+                     "n.example/drip/3", "n.example/drip/4", "n.example/gone",
+                     "n.example/drip/5", "n.example/drip/6", "n.example/drip/7",
+                     "other.example/fine", "n.example/fine", "n.example/drip/8",
+                     "n.example/drip/9"]
 
 
 @pytest.mark.timeout(10)

@@ -241,6 +241,24 @@ def test_hostile_page_is_skipped_or_left_for_later(site, path, summary, logged, 
     assert "page requests: 3;" in proc.stderr, proc.stderr
 
 
+def test_a_host_dripping_every_page_is_left_alone_after_three_timeouts(site):
+    drips = [site.hostile.url(f"/drip?n={n}") for n in range(1, 6)]
+    feed = site.healthy_feed([Item(f"Drip {n}", url, f"drip{n}", summary="too short")
+                              for n, url in enumerate(drips, 1)])
+    proc, elapsed = site.fetch([("healthy", feed)], "-v", http={"per_host_concurrency": 1})
+    assert_no_traceback(proc)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(r["url"] for r in read_records(site.out)) == sorted(site.healthy_urls())
+    # three pages run out the deadline; the other two are not asked for, and all five
+    # are left for a later run (not marked seen)
+    assert site.hostile.hits("/drip") == 3
+    assert "5 left for a later run" in proc.stderr, proc.stderr
+    assert "page requests: 5;" in proc.stderr, proc.stderr
+    assert "timed out 3 times in a row, left alone" in proc.stderr, proc.stderr
+    assert all(site.seen_status(url) is None for url in drips)
+    assert elapsed < BOUND, f"took {elapsed:.1f}s"
+
+
 # -- the network boundary ------------------------------------------------------------------
 
 def test_private_address_is_refused_before_connecting(site):
