@@ -4,7 +4,8 @@ The store is the schedule (`ingest.schedule` decides every ``next_poll_at``), so
 restart resumes where it stopped. APScheduler runs three short jobs in the loop:
 ``dispatch`` (every second: lease due feeds for the free concurrency slots and poll
 each in a task), ``check_feeds`` (stale/failing gauges and log lines) and
-``compact`` (daily: forget seen marks older than state.retention). SIGHUP reloads
+``compact`` (daily: forget seen marks older than state.retention, and learned footer
+lines that did not recur in 30 days). SIGHUP reloads
 feeds and schedule; SIGTERM/SIGINT stop dispatching, give running polls
 shutdown_grace, cancel the rest (their feeds become due again) and exit 0. The
 sink writes whole batches synchronously, so a cancelled poll never tears a line.
@@ -37,6 +38,7 @@ log = logging.getLogger("ingest.daemon")
 DISPATCH_EVERY, CHECK_EVERY, COMPACT_EVERY = 1.0, 30.0, 86400.0
 LEASE_SECONDS = 300.0  # a claimed feed comes back after this if its poller died
 ALIVE_WITHIN = 30.0  # /healthz fails when the dispatcher has not run for this long
+FOOTER_LINES_KEPT = 30 * 86400.0  # a learned line that did not recur in this long goes
 
 
 def run_daemon(cfg: Config, *, config_path=None) -> int:
@@ -240,10 +242,16 @@ class Daemon:
         self._stale = set(stale)
 
     def compact(self) -> None:
-        retention = self.cfg.state.retention
-        dropped = self.store.forget_seen_before(self._clock() - retention)
+        retention, now = self.cfg.state.retention, self._clock()
+        dropped = self.store.forget_seen_before(now - retention)
         log.info("state: compaction dropped %d seen marks older than %s", dropped,
                  format_duration(retention))
+        # Footer learning counts every short line of every article (~8 a story); the
+        # lines that did not recur within FOOTER_LINES_KEPT are body text, not footers.
+        below = self.cfg.footers.min_count
+        dropped = self.store.forget_footer_lines(now - FOOTER_LINES_KEPT, below)
+        log.info("state: compaction dropped %d footer lines seen in fewer than %d articles "
+                 "and not for %s", dropped, below, format_duration(FOOTER_LINES_KEPT))
 
     def alive(self) -> str | None:
         """None when the scheduler runs and the dispatcher ticked lately; else why not."""

@@ -126,6 +126,11 @@ class Store(ABC):
         """Add ``{key: (articles, sample line)}`` to a site's statistics."""
 
     @abstractmethod
+    def forget_footer_lines(self, before: float, below: int) -> int:
+        """Compaction: drop lines counted fewer than ``below`` times and not seen since
+        ``before`` (a footer recurs on most of a site's articles); return how many."""
+
+    @abstractmethod
     def footer_lines(self, site: str | None = None) -> list[tuple[str, str, str, int]]:
         """``(site, key, sample, count)`` rows, most frequent first."""
 
@@ -287,6 +292,14 @@ class SqliteStore(Store):
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (site, key) DO UPDATE SET "
             "count = count + excluded.count, updated_at = excluded.updated_at",
             [(site, k, sample[:500], n, now) for k, (n, sample) in counts.items()])])
+
+    def forget_footer_lines(self, before: float, below: int) -> int:
+        try:
+            cur = self._db.execute(
+                "DELETE FROM footer_lines WHERE count < ? AND updated_at < ?", (below, before))
+        except sqlite3.Error as exc:
+            raise StateError(f"state: compaction of {self.path} failed: {exc}") from exc
+        return cur.rowcount
 
     def footer_lines(self, site: str | None = None) -> list[tuple[str, str, str, int]]:
         sql = "SELECT site, key, sample, count FROM footer_lines"

@@ -26,7 +26,7 @@ import pytest
 from conftest import ingest_command
 from faultserver import FaultServer
 from ingest.config import load_config
-from ingest.daemon import LEASE_SECONDS, Daemon
+from ingest.daemon import FOOTER_LINES_KEPT, LEASE_SECONDS, Daemon
 from ingest.outcomes import PollResult
 from ingest.server import OpsServer, Reply
 from ingest.state import SqliteStore
@@ -474,3 +474,19 @@ def test_sigterm_cancels_a_hung_poll_and_a_restart_writes_no_duplicate(tmp_path,
     assert second.stop(timeout=10)[0] == 0
     records = whole_lines(out)
     assert len({r["id"] for r in records}) == len(records) == 3
+
+
+def test_daily_compaction_forgets_old_seen_marks_and_footer_lines_that_did_not_recur(tmp_path):
+    clock = Clock()
+    daemon = make_daemon(tmp_path, ["a"], clock)
+    store = daemon.store
+    store.add_footer_counts("ansa.it", {"riproduzione riservata": (3, "Riproduzione riservata"),
+                                        "a body line": (1, "A body line")})
+    store.mark_seen({"old story": "written"})
+    clock.now += max(FOOTER_LINES_KEPT, daemon.cfg.state.retention) + 1
+    store.add_footer_counts("ansa.it", {"a fresh line": (1, "A fresh line")})
+    store.mark_seen({"new story": "written"})
+    daemon.compact()
+    assert store.footer_counts("ansa.it") == {"riproduzione riservata": 3, "a fresh line": 1}
+    assert store.unseen(["old story", "new story"]) == {"old story"}
+    store.close()

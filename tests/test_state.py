@@ -62,6 +62,22 @@ def test_footer_counts_accumulate(store):
                                                       "line 1100": 1}
 
 
+def test_footer_lines_that_did_not_recur_are_forgotten(tmp_path):
+    now = [1000.0]
+    store = SqliteStore(tmp_path / "state.sqlite", clock=lambda: now[0])
+    store.add_footer_counts("ansa.it", {"footer": (3, "Footer"), "body old": (2, "Body old")})
+    now[0] = 5000.0
+    store.add_footer_counts("ansa.it", {"body new": (1, "Body new")})
+    store.add_footer_counts("rai.it", {"body old": (1, "Body old")})
+    # below 3 counts and last seen before 2000: only the old body lines go
+    assert store.forget_footer_lines(before=2000.0, below=3) == 1
+    assert store.footer_counts("ansa.it") == {"footer": 3, "body new": 1}
+    assert store.footer_counts("rai.it") == {"body old": 1}
+    assert store.forget_footer_lines(before=6000.0, below=3) == 2
+    assert store.footer_counts("ansa.it") == {"footer": 3}
+    store.close()
+
+
 def test_claims_are_exclusive(store):
     assert store.claim("id1")
     assert not store.claim("id1")
