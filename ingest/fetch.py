@@ -1,4 +1,4 @@
-"""Fetch feeds and pages over HTTP: the only module that imports httpx (with netguard).
+"""Fetch feeds and pages over HTTP (httpx; with netguard and transport under it).
 
 Every outcome becomes a FetchResult or one of ingest.errors' FetchErrors, decided
 here and nowhere else (``classify_response`` and ``translate_error``):
@@ -8,7 +8,7 @@ here and nowhere else (``classify_response`` and ``translate_error``):
     404 / 410 / other 4xx            PermanentFetchError  http_<code>
     408 / 425 / 5xx                  TransientFetchError  http_<code>
     429, or 503 with Retry-After     HostBackoff          the host is left alone until then
-    GIVE_UP_AFTER timeouts in a row  HostBackoff          the host is left alone HOST_REST s
+    timeouts in a row (ingest.hosts) HostBackoff          the host is left alone a while
     redirect loop, too many hops     PermanentFetchError  too_many_redirects
     deadline (cfg.timeout) passed    TransientFetchError  timeout
     connect / read / protocol error  TransientFetchError  connection
@@ -25,52 +25,30 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import importlib.util
-import logging
 import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from contextlib import aclosing, asynccontextmanager
-from dataclasses import dataclass
-from urllib.parse import urlsplit
+from contextlib import aclosing
 
 import httpx
 
 from ingest.config import HttpConfig
 from ingest.errors import FetchError, HostBackoff, NotModified, PermanentFetchError, \
     TransientFetchError
+from ingest.hosts import HostGate, HostRests, host_of
 from ingest.models import FetchResult
 from ingest.netguard import AddressRefused, DropRedirectBodies, GuardedTransport, NetguardError, \
     PinnedBackend, Resolver
 from ingest.resolver import CachedResolver, system_resolver
 from ingest.transport import PoolTransport
-
-log = logging.getLogger("ingest.fetch")
+from ingest.urls import DEFAULT_PORTS
 
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml, "
                "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8")
 PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
 DEFAULT_RETRY_AFTER = 60.0  # seconds, for a 429 that does not say
-# A host whose answers keep running out the deadline (a server dripping its pages) would
-# cost pages ÷ per_host_concurrency × timeout; after this many timeouts in a row its other
-# requests are left for a later run, as for a Retry-After of HOST_REST seconds.
-GIVE_UP_AFTER = 3
-HOST_REST = 300.0
 MAX_RETRY_AFTER = 86400.0  # a server cannot park a host for more than a day
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 _PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/xml", "text/xml"})
-
-
-def host_of(url: str) -> str:
-    """The politeness key of ``url``: lower-cased host, ``:port`` if not the default."""
-    try:
-        parts = urlsplit(url.strip())
-        host, port = (parts.hostname or "").lower(), parts.port
-    except ValueError:
-        return ""
-    host = f"[{host}]" if ":" in host else host
-    if port is None or port == _DEFAULT_PORTS.get(parts.scheme.lower()):
-        return host
-    return f"{host}:{port}"
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
@@ -149,50 +127,6 @@ def is_page_type(content_type: str) -> bool:
     return media.endswith("+xml") and not media.startswith(("image/", "audio/", "video/"))
 
 
-@dataclass
-class _HostSlot:
-    semaphore: asyncio.Semaphore
-    next_start: float = 0.0
-    users: int = 0
-
-
-class HostGate:
-    """Per-host politeness: ``concurrency`` requests in flight, ``delay`` s between starts."""
-
-    def __init__(self, concurrency: int, delay: float, *,
-                 clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
-        self._concurrency = max(1, concurrency)
-        self._delay = max(0.0, delay)
-        self._clock = clock
-        self._sleep = sleep
-        self._hosts: dict[str, _HostSlot] = {}
-
-    @asynccontextmanager
-    async def slot(self, host: str) -> AsyncIterator[None]:
-        """Wait for ``host``'s turn, then hold one of its slots for the block."""
-        slot = self._hosts.get(host) or self._add(host)
-        slot.users += 1
-        try:
-            async with slot.semaphore:
-                now = self._clock()
-                start = max(now, slot.next_start)
-                slot.next_start = start + self._delay  # reserved before sleeping: FIFO turns
-                if start > now:
-                    await self._sleep(start - now)
-                yield
-        finally:
-            slot.users -= 1
-
-    def _add(self, host: str) -> _HostSlot:
-        if len(self._hosts) >= 1024:  # forget idle hosts whose delay has passed
-            now = self._clock()
-            for name in [n for n, s in self._hosts.items() if not s.users and s.next_start <= now]:
-                del self._hosts[name]
-        slot = self._hosts[host] = _HostSlot(asyncio.Semaphore(self._concurrency))
-        return slot
-
-
 def _accept_encoding() -> str:
     brotli = any(importlib.util.find_spec(name) for name in ("brotli", "brotlicffi"))
     return "gzip, deflate, br" if brotli else "gzip, deflate"
@@ -231,9 +165,7 @@ class HttpClient:
         self._wall_clock = wall_clock  # only to read Retry-After dates without a Date header
         self._gate = HostGate(cfg.per_host_concurrency, cfg.per_host_delay, clock=clock,
                               sleep=sleep)
-        self._backoff: dict[str, float] = {}  # host -> clock time it may be asked again
-        self._backoff_why: dict[str, str] = {}  # host -> why, when we chose to leave it
-        self._timeouts: dict[str, int] = {}  # host -> timeouts in a row
+        self._rests = HostRests(clock)
         self._client = build_client(cfg, transport, resolver)
 
     async def fetch_feed(self, url: str, *, etag: str | None = None,
@@ -252,16 +184,8 @@ class HttpClient:
         return await self._fetch(url, headers, cap=self._cfg.max_page_bytes, page=True)
 
     def backoff_until(self, url: str) -> float | None:
-        """The clock time until which ``url``'s host is backed off, or None."""
-        if not self._backoff:  # the usual case: no host asked us to wait, nothing to parse
-            return None
-        host = host_of(url)
-        until = self._backoff.get(host)
-        if until is not None and until <= self._clock():
-            del self._backoff[host]
-            self._backoff_why.pop(host, None)
-            return None
-        return until
+        """The clock time until which ``url``'s host is left alone, or None."""
+        return self._rests.until(url)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -276,23 +200,23 @@ class HttpClient:
                      page: bool) -> FetchResult:
         target = _check_url(url)
         host = host_of(url)
-        self._refuse_if_backed_off(url)
+        self._rests.refuse_if_resting(url)
         async with self._gate.slot(host):  # waiting here does not count against the deadline
-            self._refuse_if_backed_off(url)  # a sibling request may have been told to wait
+            self._rests.refuse_if_resting(url)  # a sibling request may have been told to wait
             started = self._clock()
             try:
                 async with asyncio.timeout(self._cfg.timeout):
                     result = await self._exchange(url, target, headers, cap=cap, page=page,
                                                   started=started)
             except FetchError:  # the host answered, if not with what we wanted
-                self._timeouts.pop(host, None)
+                self._rests.answered(host)
                 raise
             except (httpx.HTTPError, httpx.InvalidURL, NetguardError, TimeoutError) as exc:
                 error = translate_error(url, exc, self._cfg)
                 if error.kind == "timeout":
-                    self._count_timeout(host, url)
+                    self._rests.timed_out(host, url)
                 raise error from exc
-        self._timeouts.pop(host, None)
+        self._rests.answered(host)
         return result
 
     async def _exchange(self, url: str, target: httpx.URL, headers: dict[str, str], *, cap: int,
@@ -303,7 +227,7 @@ class HttpClient:
             names = _lowered(response.headers)
             error = classify_response(url, response.status_code, names, self._wall_clock())
             if isinstance(error, HostBackoff):
-                self._back_off(error.retry_after, url, final_url)
+                self._rests.rest(error.retry_after, url, final_url)
             if error is not None:
                 await _drain(response)  # a 304 left unread closes its kept-alive connection
                 raise error
@@ -313,29 +237,6 @@ class HttpClient:
             content = await _read_capped(url, response, cap)
         return FetchResult(url=url, final_url=final_url, status=response.status_code,
                            headers=names, content=content, elapsed=self._clock() - started)
-
-    def _refuse_if_backed_off(self, url: str) -> None:
-        until = self.backoff_until(url)
-        if until is not None:
-            wait, host = until - self._clock(), host_of(url)
-            why = self._backoff_why.get(host, "asked us to wait")
-            raise HostBackoff(f"{url}: {host} {why} (another {wait:.0f}s)",
-                              url=url, retry_after=wait, requested=False)
-
-    def _back_off(self, seconds: float, *urls: str) -> None:
-        until = self._clock() + seconds
-        for host in {host_of(u) for u in urls}:
-            self._backoff[host] = max(until, self._backoff.get(host, until))
-            self._backoff_why.pop(host, None)
-
-    def _count_timeout(self, host: str, url: str) -> None:
-        count = self._timeouts[host] = self._timeouts.get(host, 0) + 1
-        if count >= GIVE_UP_AFTER:
-            del self._timeouts[host]  # after the rest, as many timeouts again
-            self._back_off(HOST_REST, url)
-            why = f"timed out {count} times in a row, left alone"
-            self._backoff_why[host] = why
-            log.warning("fetch: %s %s for %.0fs", host, why, HOST_REST)
 
 
 async def _drain(response: httpx.Response, limit: int = 65536) -> None:
@@ -357,7 +258,7 @@ def _check_url(url: str) -> httpx.URL:
     except (httpx.InvalidURL, TypeError) as exc:
         raise PermanentFetchError(f"{url}: bad URL: {_describe(exc)}", url=url,
                                   kind="bad_url") from exc
-    if parsed.scheme not in _DEFAULT_PORTS or not parsed.host:
+    if parsed.scheme not in DEFAULT_PORTS or not parsed.host:
         raise PermanentFetchError(f"{url}: bad URL: not an http(s) URL", url=url, kind="bad_url")
     return parsed
 

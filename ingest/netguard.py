@@ -32,12 +32,12 @@ import httpcore
 import httpx
 
 from ingest.resolver import Resolver, system_resolver
+from ingest.urls import DEFAULT_PORTS
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _HINT = "set http.allow_private_networks: true to allow"
 NEXT_ADDRESS_AFTER = 2.0  # seconds a connect may take before the host's next address is tried
@@ -129,10 +129,10 @@ class GuardedTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
-        if url.scheme not in _DEFAULT_PORTS or not url.host:
+        if url.scheme not in DEFAULT_PORTS or not url.host:
             raise httpx.UnsupportedProtocol(f"not an http(s) URL: {url}", request=request)
         if not self._allow_private:
-            await self.check(str(url), url.host, url.port or _DEFAULT_PORTS[url.scheme])
+            await self.check(str(url), url.host, url.port or DEFAULT_PORTS[url.scheme])
         try:
             return await self._inner.handle_async_request(request)
         except NetguardError as exc:  # from PinnedBackend, which knows no URL

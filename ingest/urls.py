@@ -14,7 +14,7 @@ _TRACKING = re.compile(
     r"|ito|s_cid|sr_share|ocid)$",
     re.IGNORECASE,
 )
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def normalize_url(url: str) -> str:
@@ -30,9 +30,9 @@ def normalize_url(url: str) -> str:
         port = parts.port
     except ValueError:
         port = None
-    netloc = host if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
+    netloc = host if port in (None, DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
     if ":" in host and not host.startswith("["):  # IPv6 literal
-        netloc = f"[{host}]" + (f":{port}" if port not in (None, _DEFAULT_PORTS.get(scheme)) else "")
+        netloc = f"[{host}]" + (f":{port}" if port not in (None, DEFAULT_PORTS.get(scheme)) else "")
     # Filter the raw pairs so the kept ones stay byte-for-byte as the feed wrote them.
     query = "&".join(pair for pair in parts.query.split("&")
                      if pair and not _TRACKING.match(unquote_plus(pair.split("=", 1)[0])))

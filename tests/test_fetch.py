@@ -1,4 +1,5 @@
-"""ingest.fetch: classification (pure), HostGate, MockTransport units, and a real fault server.
+"""ingest.fetch (and ingest.hosts): classification (pure), HostGate, MockTransport units,
+and a real fault server.
 
 Network: MockTransport tests use a stub resolver (no DNS, no sockets); fault-server tests
 talk to 127.0.0.1 only, with allow_private_networks=True.
@@ -20,10 +21,10 @@ from faultserver import FaultServer, fault_server  # noqa: F401  (fixture)
 from ingest.config import HttpConfig
 from ingest.errors import HostBackoff, NotModified, PermanentFetchError, TransientFetchError
 from ingest.fetch import (
-    DEFAULT_RETRY_AFTER, FEED_ACCEPT, GIVE_UP_AFTER, HOST_REST, MAX_RETRY_AFTER, PAGE_ACCEPT,
-    HostGate, HttpClient, classify_response, host_of, is_page_type, parse_retry_after,
-    translate_error,
+    DEFAULT_RETRY_AFTER, FEED_ACCEPT, MAX_RETRY_AFTER, PAGE_ACCEPT, HttpClient, classify_response,
+    is_page_type, parse_retry_after, translate_error,
 )
+from ingest.hosts import GIVE_UP_AFTER, HOST_REST, HostGate, host_of
 from ingest.netguard import AddressRefused, ResolveFailed
 
 NOW = 1_717_408_800.0  # Mon, 03 Jun 2024 10:00:00 GMT
