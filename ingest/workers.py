@@ -16,10 +16,12 @@ downloading while the forkserver starts (in a thread).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import functools
 import multiprocessing
 import os
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -48,10 +50,11 @@ class WorkerPool:
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(_PRELOAD)
         try:
-            self._pool = ProcessPoolExecutor(self.size, mp_context=ctx)
-            self._jobs = 0
-            for _ in range(self.size):  # fork the workers now, while feeds download
-                self._pool.submit(os.getpid)
+            with _safe_path():  # the forkserver starts with the first pool's first job
+                self._pool = ProcessPoolExecutor(self.size, mp_context=ctx)
+                self._jobs = 0
+                for _ in range(self.size):  # fork the workers now, while feeds download
+                    self._pool.submit(os.getpid)
         except (OSError, EOFError, BrokenProcessPool) as exc:
             self._pool = None
             raise IngestError(f"workers: cannot start worker processes: {exc!r}") from exc
@@ -92,6 +95,25 @@ class WorkerPool:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+
+@contextlib.contextmanager
+def _safe_path() -> Iterator[None]:
+    """Child interpreters started meanwhile leave the current folder off sys.path.
+
+    The forkserver is started as ``python -c ...``, which puts the current folder first
+    on sys.path (Python 3.11 ignores the parent's path it is given), so an ``ingest/``
+    there (another checkout) would be what the workers import. PYTHONSAFEPATH leaves it out.
+    """
+    before = os.environ.get("PYTHONSAFEPATH")
+    os.environ["PYTHONSAFEPATH"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["PYTHONSAFEPATH"]
+        else:
+            os.environ["PYTHONSAFEPATH"] = before
 
 
 def _job(func, *args):

@@ -63,3 +63,15 @@ def test_gzip_parts_and_recovery_after_a_crash(site, tmp_path):
     records = read_records(tmp_path / "out")
     assert len(records) == 7 and "f" * 32 in {r["id"] for r in records}
     gzip.decompress(last.read_bytes())  # whole again
+
+
+def test_an_ingest_package_in_the_current_folder_is_not_what_the_workers_run(site, tmp_path):
+    # e.g. `ingest fetch` run from inside another checkout of ingest
+    _, feeds = site
+    config = write_config(tmp_path / "config.yaml", feeds, extract={"workers": 1})
+    (tmp_path / "ingest").mkdir()
+    (tmp_path / "ingest" / "__init__.py").write_text(
+        "raise SystemExit('the ingest/ of the current folder was imported')\n")
+    proc = run_cli("fetch", "--config", str(config), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "articles: 6 written" in proc.stderr
