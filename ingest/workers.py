@@ -24,6 +24,7 @@ import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 
 from ingest.errors import IngestError
 
@@ -103,8 +104,13 @@ def _safe_path() -> Iterator[None]:
 
     The forkserver is started as ``python -c ...``, which puts the current folder first
     on sys.path (Python 3.11 ignores the parent's path it is given), so an ``ingest/``
-    there (another checkout) would be what the workers import. PYTHONSAFEPATH leaves it out.
+    there (another checkout) would be what the workers import. PYTHONSAFEPATH leaves it
+    out, unless this process's own ingest comes from that folder (run from a checkout).
     """
+    with contextlib.suppress(OSError):  # a current folder that is gone is no source
+        if Path(__file__).resolve().parents[1] == Path.cwd().resolve():
+            yield
+            return
     before = os.environ.get("PYTHONSAFEPATH")
     os.environ["PYTHONSAFEPATH"] = "1"
     try:

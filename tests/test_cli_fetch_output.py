@@ -1,7 +1,12 @@
-"""`ingest fetch -o -` (records to stdout) and gzip + rotated output files, end to end."""
+"""`ingest fetch -o -` (records to stdout), gzip + rotated output files, and which copy of
+ingest the workers run, end to end."""
 
 import gzip
 import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -9,6 +14,7 @@ from conftest import run_cli, validate_records
 from faultserver import FaultServer
 from newssite import add_small_site, read_records, write_config
 
+import ingest
 from ingest import sink_gzip
 
 
@@ -75,3 +81,19 @@ def test_an_ingest_package_in_the_current_folder_is_not_what_the_workers_run(sit
     proc = run_cli("fetch", "--config", str(config), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "articles: 6 written" in proc.stderr
+
+
+def test_run_from_a_checkout_the_workers_run_that_checkout(site, tmp_path):
+    # `python -m ingest` in a folder holding ingest/ runs that copy; so must the workers
+    _, feeds = site
+    config = write_config(tmp_path / "config.yaml", feeds, extract={"workers": 1})
+    copy = tmp_path / "ingest"
+    shutil.copytree(Path(ingest.__file__).parent, copy,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    marker = tmp_path / "warmed-up-by-the-copy"
+    with (copy / "worker_warmup.py").open("a") as warmup:
+        warmup.write(f"\nopen({str(marker)!r}, 'w').close()\n")
+    proc = subprocess.run([sys.executable, "-m", "ingest", "fetch", "--config", str(config)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "articles: 6 written" in proc.stderr and marker.exists()
