@@ -13,7 +13,7 @@ from ingest.config import Config
 from ingest.fetch import HttpClient
 from ingest.pipeline import Pipeline
 from ingest.sink import JsonlSink
-from ingest.state import SqliteStore
+from ingest.state_sqlite import SqliteStore
 from ingest.workers import WorkerPool
 
 

@@ -44,7 +44,7 @@ def cmd_footers(cfg: Config, args) -> int:
 
 def _read_store(cfg: Config, read, empty):
     """``read(store)`` on a read-only store (no lock: works beside `ingest run`)."""
-    from ingest.state import SqliteStore
+    from ingest.state_sqlite import SqliteStore
 
     if not cfg.state.path.exists():
         return empty

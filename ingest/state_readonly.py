@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ingest.errors import StateError
-from ingest.state import SqliteStore
+from ingest.state_sqlite import SqliteStore
 
 
 class ReadOnlySqliteStore(SqliteStore):

@@ -12,7 +12,7 @@ from newssite import add_small_site, write_config
 from ingest import status
 from ingest.config import load_config
 from ingest.models import FeedState
-from ingest.state import SqliteStore
+from ingest.state_sqlite import SqliteStore
 
 NO_WAIT = {"INGEST_STATE_LOCK_TIMEOUT": "0"}
 

@@ -29,7 +29,7 @@ from ingest.config import load_config
 from ingest.daemon import FOOTER_LINES_KEPT, LEASE_SECONDS, Daemon
 from ingest.outcomes import PollResult
 from ingest.server import OpsServer, Reply
-from ingest.state import SqliteStore
+from ingest.state_sqlite import SqliteStore
 from newssite import Item, read_records, rss, write_config
 
 WORDS = ("consiglio comunale sindaco traffico piazza stazione treno regione governo ministro "

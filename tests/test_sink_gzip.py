@@ -8,7 +8,7 @@ import pytest
 
 from ingest import sink_gzip
 from ingest.sink import JsonlSink
-from ingest.state import SqliteStore
+from ingest.state_sqlite import SqliteStore
 
 DAY = 1_764_000_000.0  # 2025-11-24 UTC
 NAME = "articles-2025-11-24.jsonl.gz"

@@ -5,7 +5,7 @@ import pytest
 
 from ingest.errors import StateLocked
 from ingest.models import FeedState
-from ingest.state import SqliteStore
+from ingest.state_sqlite import SqliteStore
 
 
 @pytest.fixture
