@@ -107,10 +107,13 @@ def _safe_path() -> Iterator[None]:
     there (another checkout) would be what the workers import. PYTHONSAFEPATH leaves it
     out, unless this process's own ingest comes from that folder (run from a checkout).
     """
-    with contextlib.suppress(OSError):  # a current folder that is gone is no source
-        if Path(__file__).resolve().parents[1] == Path.cwd().resolve():
-            yield
-            return
+    try:
+        from_cwd = Path(__file__).resolve().parents[1] == Path.cwd().resolve()
+    except OSError:  # a current folder that is gone is no source
+        from_cwd = False
+    if from_cwd:
+        yield
+        return
     before = os.environ.get("PYTHONSAFEPATH")
     os.environ["PYTHONSAFEPATH"] = "1"
     try:

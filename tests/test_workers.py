@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 
 import pytest
 
-from ingest.errors import SkipEntry
+from ingest import workers as workers_module
+from ingest.errors import IngestError, SkipEntry
 from ingest.workers import WorkerPool
 
 
@@ -69,3 +71,18 @@ def test_workers_start_warm_with_a_frozen_heap():
     finally:
         pool.close()
     assert frozen > 10_000  # every container the imports and the warm-up made (~40,000)
+
+
+def test_a_failure_to_start_the_workers_is_reported_whatever_the_current_folder(
+        tmp_path, monkeypatch):
+    def no_processes(*args, **kwargs):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(workers_module, "ProcessPoolExecutor", no_processes)
+    monkeypatch.delenv("PYTHONSAFEPATH", raising=False)
+    # another folder (the forkserver would start with PYTHONSAFEPATH), then ingest's own
+    for folder in (tmp_path, Path(workers_module.__file__).resolve().parents[1]):
+        monkeypatch.chdir(folder)
+        with pytest.raises(IngestError, match="cannot start worker processes"):
+            WorkerPool(1).start()
+        assert "PYTHONSAFEPATH" not in os.environ  # set only while the pool starts
