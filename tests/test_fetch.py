@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import socket
+import threading
 import time
 import tracemalloc
 import zlib
@@ -650,6 +651,29 @@ def test_connection_refused_is_transient():
     with pytest.raises(TransientFetchError) as info:
         run(fetch(local_client(), "fetch_page", f"http://127.0.0.1:{port}/"))
     assert info.value.kind == "connection"
+
+
+@pytest.mark.timeout(10)
+def test_a_body_cut_short_is_a_transient_connection_error():
+    # errors raised while the body streams come out of ingest.transport as httpx's
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+
+        def serve() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+                             b"Content-Length: 1000\r\n\r\n<p>only the start")
+
+        server = threading.Thread(target=serve, daemon=True)
+        server.start()
+        with pytest.raises(TransientFetchError) as info:
+            run(fetch(local_client(), "fetch_page", f"http://127.0.0.1:{port}/"))
+        server.join(5)
+    assert info.value.kind == "connection" and "peer closed connection" in str(info.value)
 
 
 @pytest.mark.timeout(10)
