@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,27 @@ def test_pool_is_replaced_after_max_tasks_without_hanging():
         pool.close()
     assert len(pids) == 60 and os.getpid() not in pids
     assert len(set(pids)) > 2  # fresh workers took over
+
+
+def _timed_nap(seconds: float) -> tuple[float, float, int]:
+    started = time.time()
+    time.sleep(seconds)
+    return started, time.time(), os.getpid()
+
+
+@pytest.mark.timeout(60)
+def test_a_spent_pool_finishes_its_jobs_before_the_next_one_forks():
+    """Two pools side by side would hold twice the workers' memory."""
+    pool = WorkerPool(1, max_tasks=1)
+
+    async def go():
+        return await asyncio.gather(pool.run(_timed_nap, 0.5), pool.run(_timed_nap, 0.0))
+
+    try:
+        (_, old_end, old_pid), (new_start, _, new_pid) = asyncio.run(go())
+    finally:
+        pool.close()
+    assert new_pid != old_pid and new_start >= old_end
 
 
 def test_exceptions_come_back_as_they_are():
