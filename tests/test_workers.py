@@ -46,13 +46,14 @@ def test_a_spent_pool_finishes_its_jobs_before_the_next_one_forks():
     pool = WorkerPool(1, max_tasks=1)
 
     async def go():
-        return await asyncio.gather(pool.run(_timed_nap, 0.5), pool.run(_timed_nap, 0.0))
+        return await asyncio.gather(pool.run(_timed_nap, 0.5), pool.run(_timed_nap, 0.5))
 
     try:
-        (_, old_end, old_pid), (new_start, _, new_pid) = asyncio.run(go())
+        (start1, end1, pid1), (start2, end2, pid2) = asyncio.run(go())
     finally:
         pool.close()
-    assert new_pid != old_pid and new_start >= old_end
+    # either job may get the first pool; the other runs on a new worker, after it
+    assert pid1 != pid2 and (start2 >= end1 or start1 >= end2)
 
 
 def test_exceptions_come_back_as_they_are():
