@@ -38,8 +38,8 @@ from ingest.errors import FetchError, HostBackoff, NotModified, PermanentFetchEr
 from ingest.hosts import HostGate, HostRests, host_of
 from ingest.models import FetchResult
 from ingest.netguard import AddressRefused, DropRedirectBodies, GuardedTransport, NetguardError, \
-    PinnedBackend, Resolver
-from ingest.resolver import CachedResolver, system_resolver
+    PinnedBackend
+from ingest.resolver import CachedResolver, Resolver, system_resolver
 from ingest.transport import PoolTransport
 from ingest.urls import DEFAULT_PORTS
 
