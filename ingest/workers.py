@@ -48,6 +48,7 @@ class WorkerPool:
         self._pool: ProcessPoolExecutor | None = None
         self._starting: asyncio.Future | None = None
         self._jobs = 0  # given to the current pool
+        self._closed = False
 
     def start(self) -> None:
         """Fork the workers; blocks until the forkserver has imported everything."""
@@ -102,9 +103,12 @@ class WorkerPool:
         waiting = threading.Thread(target=old.shutdown, kwargs={"wait": True}, daemon=True)
         waiting.start()
         waiting.join(RETIRE_WAIT)
+        if self._closed:  # closed meanwhile: no workers to fork, the waiting jobs fail
+            raise IngestError("workers: the worker pool was closed")
         self.start()
 
     def close(self) -> None:
+        self._closed = True
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None

@@ -56,6 +56,29 @@ def test_a_spent_pool_finishes_its_jobs_before_the_next_one_forks():
     assert pid1 != pid2 and (start2 >= end1 or start1 >= end2)
 
 
+@pytest.mark.timeout(60)
+def test_a_pool_closed_while_it_is_being_replaced_forks_no_new_workers():
+    pool = WorkerPool(1, max_tasks=1)
+
+    async def go():
+        first = asyncio.create_task(pool.run(_timed_nap, 1.0))
+        while pool._jobs < 1:  # the first pool has its job
+            await asyncio.sleep(0.01)
+        second = asyncio.create_task(pool.run(_timed_nap, 0.0))
+        while pool._pool is not None:  # the spent pool is being replaced
+            await asyncio.sleep(0.01)
+        pool.close()
+        await first
+        with pytest.raises(IngestError, match="closed"):
+            await second
+
+    try:
+        asyncio.run(go())
+    finally:
+        pool.close()
+    assert pool._pool is None
+
+
 def test_exceptions_come_back_as_they_are():
     pool = WorkerPool(1)
     try:
