@@ -117,3 +117,62 @@ def test_head_metadata_is_read_even_when_the_feed_gives_date_and_authors():
     assert article.site_name == "The Daily"
     assert article.canonical_url == "https://news.example.com/budget"
     assert article.published == "2026-11-30"
+
+
+@pytest.mark.parametrize("byline", [
+    '<span class="author-name">Jane Doe</span>',
+    '<a rel="author" href="/staff/jane">Jane Doe</a>',
+    '<div itemprop="author">Jane Doe</div>',
+    '<div data-component="Byline">Jane Doe</div>',
+    '<p class="Byline">Jane Doe</p>',
+    '<span id="zuozhe">Jane Doe</span>',
+    '<author>Jane Doe</author>',
+])
+def test_every_kind_of_byline_markup_gets_the_whole_page_search(byline):
+    page = (f'<html><head><title>Budget</title></head><body><article><h1>Budget</h1>'
+            f'{byline}{_BODY}</article></body></html>').encode()
+    article = extract_article(page, "https://news.example.com/budget", "text/html",
+                              need_date=False, need_language=False, need_authors=True)
+    assert article.authors == ("Jane Doe",)
+
+
+def _count_metadata_passes(monkeypatch) -> list[int]:
+    import trafilatura
+
+    calls, real = [], trafilatura.extract_metadata
+    monkeypatch.setattr(trafilatura, "extract_metadata",
+                        lambda tree, *args: calls.append(len(tree.xpath("//*"))) or
+                        real(tree, *args))
+    return calls
+
+
+def test_a_page_without_byline_markup_is_spared_the_whole_page_search(monkeypatch):
+    plain = (f'<html><head><title>Budget</title></head><body><article><h1>Budget</h1>'
+             f'<p class="lead">Jane Doe reports.</p>{_BODY}</article></body></html>').encode()
+    calls = _count_metadata_passes(monkeypatch)
+    article = extract_article(plain, "https://news.example.com/budget", "text/html",
+                              need_date=False, need_language=False, need_authors=True)
+    assert article.authors == () and len(calls) == 1  # the head's pass only
+    calls.clear()
+    extract_article(plain.replace(b'class="lead"', b'class="byline"'),
+                    "https://news.example.com/budget", "text/html",
+                    need_date=False, need_language=False, need_authors=True)
+    assert len(calls) == 2 and calls[1] > calls[0]  # then the whole page
+
+
+def test_pages_without_byline_markup_get_no_author_from_the_whole_page_pass(corpus):
+    """The skip loses nothing: trafilatura finds no author on any corpus page it spares."""
+    import trafilatura
+    from trafilatura.settings import set_date_params
+
+    from ingest.extract import _has_byline_markup, _head_tree
+
+    spared, url, dates = 0, "https://example.invalid/a", set_date_params(False)
+    for path in sorted((corpus / "pages").rglob("*.htm*")):
+        tree = trafilatura.load_html(decode_html(path.read_bytes()))
+        if tree is None or _has_byline_markup(tree):
+            continue
+        head = trafilatura.extract_metadata(_head_tree(tree), url, dates)
+        spared += head.author is None
+        assert trafilatura.extract_metadata(tree, url, dates).author == head.author, path
+    assert spared >= 20  # the corpus has such pages, so this proves something
