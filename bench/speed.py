@@ -12,8 +12,9 @@ Measured, in one run:
   2. `ingest fetch` again, nothing changed: wall, and page requests (must be 0);
   3. the floor: bare trafilatura.extract CPU over the same pages ÷ cores, plus the
      interpreter start-up and imports (`python -c "import ingest.cli, trafilatura"`),
-     measured right after each run 1 (--repeat N: N pairs, the verdict takes the median
-     pair's ratio, as the machine's speed drifts between runs);
+     measured before and after each run 1, which is set against the mean of the two
+     (--repeat N: the verdict takes the median of the N ratios, as the machine's speed
+     drifts between runs);
   4. the peer: `trafilatura --feed URL --json` per feed, no sleep (bench/speed_peer.py);
   5. N tiny feeds answering 304 (ETag), re-polled: CPU ms per feed.
 `--set section.key=value` passes INGEST_SECTION_KEY to every ingest run (for sweeps);
@@ -133,10 +134,13 @@ def fresh_state(config: Path) -> None:
 
 def main_scenario(site: BenchSite, work: Path, env: dict[str, str], rep: Report,
                   args: argparse.Namespace) -> Path:
-    """Run 1 (--repeat times, each followed by a floor run unless --no-floor), then run 2."""
+    """Run 1 (--repeat times, between floor runs unless --no-floor), then run 2."""
     feeds = [(f"f{f:02d}", url) for f, url in zip(site.feeds, site.feed_urls())]
     config = write_config(work / "main", feeds)
     timeout = args.timeout
+    # Floor runs bracket every ingest run (F I F I F ...): the machine's speed drifts, and
+    # the mean of the floors just before and after a run cancels a steady drift.
+    earlier = None if args.no_floor else floor_scenario(args, work, rep)
     for _ in range(max(1, args.repeat)):
         fresh_state(config)
         before = site.requests()
@@ -145,7 +149,9 @@ def main_scenario(site: BenchSite, work: Path, env: dict[str, str], rep: Report,
         floor = None if args.no_floor else floor_scenario(args, work, rep)
         rep.first_walls.append(run.wall)
         if floor:
-            rep.floor_ratios.append(run.wall / rep.floor_of(floor))
+            around = (rep.floor_of(earlier) + rep.floor_of(floor)) / 2
+            rep.floor_ratios.append(run.wall / around)
+            earlier = floor
         if rep.first is None or run.wall < rep.first.wall:
             rep.first, rep.first_summary = run, summary
             rep.floor = floor or {}

@@ -72,7 +72,7 @@ class Report:
     repoll_connections: int = 0
     startup: float = 0.0
     floor: dict = field(default_factory=dict)  # the floor run next to the fastest ingest run
-    floor_ratios: list[float] = field(default_factory=list)  # ingest wall ÷ floor, per pair
+    floor_ratios: list[float] = field(default_factory=list)  # per run: ingest wall ÷ the floors around it
     peers: list[PeerResult] = field(default_factory=list)
     peer_resolution: str = ""
     tiny_first: Measured | None = None
@@ -185,11 +185,12 @@ def _peer_rows(r: Report) -> list[Row]:
 
 def _ratio_rows(r: Report) -> list[Row]:
     f, t, peer = r.first, TARGETS, r.peer
-    # The machine's speed drifts by ±15 % within minutes, so each ingest run is paired
-    # with a floor run right after it and the verdict takes the median pair.
+    # The machine's speed drifts by ±15 % within minutes, so each ingest run is set
+    # against the mean of the floor runs just before and after it, and the verdict takes
+    # the median of those ratios.
     ratios = r.floor_ratios
     floor_ratio = statistics.median(ratios) if ratios else None
-    pairs = f" (median of {len(ratios)} interleaved pairs: " + ", ".join(
+    pairs = f" (median of {len(ratios)} runs, each between two floor runs: " + ", ".join(
         f"{x:.2f}" for x in ratios) + ")" if len(ratios) > 1 else ""
     share = r.repoll.wall / f.wall
     rows = [("ingest ÷ floor (wall)",
