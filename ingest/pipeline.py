@@ -115,6 +115,8 @@ class Pipeline:
         result = PollResult(feed=feed)
         started = time.monotonic()
         state = self.store.get_feed(feed.url)
+        if state.last_poll_at is None:  # a new feed: its entries will need the workers,
+            self.workers.start_soon()   # whose start (~0.6 s) overlaps its request now
         state.last_poll_at = self._clock()
         try:
             await self._poll(feed, state, result, unconditional)

@@ -9,9 +9,10 @@ old one finishes its jobs and exits before the new workers fork, or RETIRE_WAIT
 passes); we do not use ProcessPoolExecutor's own
 `max_tasks_per_child`, which hangs the pool on Python 3.11 once workers are
 replaced while jobs are queued. Nothing is
-started until the first job: a poll where every feed answers 304 or sends the
-same bytes never pays for the forkserver's imports, and the event loop keeps
-downloading while the forkserver starts (in a thread).
+started until the first job, or until the pipeline polls a feed it has never polled
+(`start_soon`): a poll where every known feed answers 304 or sends the same bytes
+never pays for the forkserver's imports, and the event loop keeps downloading while
+the forkserver starts (in a thread).
 """
 
 from __future__ import annotations
@@ -52,17 +53,29 @@ class WorkerPool:
 
     def start(self) -> None:
         """Fork the workers; blocks until the forkserver has imported everything."""
+        if self._closed:
+            raise IngestError("workers: the worker pool was closed")
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(_PRELOAD)
         try:
             with _safe_path():  # the forkserver starts with the first pool's first job
-                self._pool = ProcessPoolExecutor(self.size, mp_context=ctx)
+                self._pool = pool = ProcessPoolExecutor(self.size, mp_context=ctx)
                 self._jobs = 0
                 for _ in range(self.size):  # fork the workers now, while feeds download
-                    self._pool.submit(os.getpid)
+                    pool.submit(os.getpid)
         except (OSError, EOFError, BrokenProcessPool) as exc:
             self._pool = None
             raise IngestError(f"workers: cannot start worker processes: {exc!r}") from exc
+        if self._closed:  # closed while starting (`start_soon`): close() missed this pool
+            self._pool = None
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise IngestError("workers: the worker pool was closed")
+
+    def start_soon(self) -> None:
+        """Start the workers in the background now, as a job is sure to come (the event
+        loop's thread only). A failure is raised to the first job that waits for them."""
+        if self._pool is None and self._starting is None and not self._closed:
+            self._begin(self.start)
 
     async def run(self, func, *args):
         """Run ``func(*args)`` in a worker; exceptions it raises come back as they are."""
@@ -84,7 +97,7 @@ class WorkerPool:
             if self._pool is not None:
                 return self._pool
             if self._starting is None:
-                self._starting = asyncio.get_running_loop().run_in_executor(None, self.start)
+                self._begin(self.start)
             try:
                 await asyncio.shield(self._starting)
             except IngestError:
@@ -94,7 +107,13 @@ class WorkerPool:
     def _retire(self) -> None:
         """Hand new jobs to a fresh pool, started once the old one has finished its queue."""
         old, self._pool = self._pool, None
-        self._starting = asyncio.get_running_loop().run_in_executor(None, self._replace, old)
+        self._begin(self._replace, old)
+
+    def _begin(self, start, *args) -> None:
+        """Run ``start`` (it blocks) in a thread; jobs wait for it in `_current_pool`."""
+        self._starting = asyncio.get_running_loop().run_in_executor(None, start, *args)
+        # Retrieved here so that a failure nobody waits for is not logged as lost.
+        self._starting.add_done_callback(lambda f: f.cancelled() or f.exception())
 
     def _replace(self, old: ProcessPoolExecutor) -> None:
         # Forked beside the old workers, the new ones would double the pool's memory while
@@ -103,9 +122,7 @@ class WorkerPool:
         waiting = threading.Thread(target=old.shutdown, kwargs={"wait": True}, daemon=True)
         waiting.start()
         waiting.join(RETIRE_WAIT)
-        if self._closed:  # closed meanwhile: no workers to fork, the waiting jobs fail
-            raise IngestError("workers: the worker pool was closed")
-        self.start()
+        self.start()  # closed meanwhile: no workers to fork, the waiting jobs fail
 
     def close(self) -> None:
         self._closed = True

@@ -132,3 +132,45 @@ def test_a_failure_to_start_the_workers_is_reported_whatever_the_current_folder(
         with pytest.raises(IngestError, match="cannot start worker processes"):
             WorkerPool(1).start()
         assert "PYTHONSAFEPATH" not in os.environ  # set only while the pool starts
+
+
+def test_start_soon_starts_the_workers_before_any_job():
+    pool = WorkerPool(1)
+
+    async def go():
+        pool.start_soon()
+        starting = pool._starting
+        pool.start_soon()  # already starting: the same start
+        assert pool._starting is starting
+        await starting
+        assert pool._pool is not None and pool._jobs == 0  # ready, and no job was needed
+        return await pool.run(os.getpid)
+
+    try:
+        assert asyncio.run(go()) != os.getpid()
+    finally:
+        pool.close()
+
+
+def test_a_pool_closed_while_it_starts_shuts_down_the_workers_it_made(monkeypatch):
+    pool, made = WorkerPool(1), []
+
+    class ClosedMidway(workers_module.ProcessPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+            pool.close()  # the pipeline ends while start_soon's thread is here
+
+    monkeypatch.setattr(workers_module, "ProcessPoolExecutor", ClosedMidway)
+
+    async def go():
+        pool.start_soon()
+        with pytest.raises(IngestError, match="closed"):
+            await pool._starting
+        with pytest.raises(IngestError, match="closed"):
+            await pool.run(os.getpid)
+
+    asyncio.run(go())
+    assert len(made) == 1 and pool._pool is None
+    with pytest.raises(RuntimeError):  # shut down, not left running
+        made[0].submit(os.getpid)
