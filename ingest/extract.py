@@ -168,7 +168,10 @@ def _byline_attributes():
 
 
 def _head_tree(tree):
-    """A small document of the page's <head> and its JSON-LD blocks (copies)."""
+    """A small document of the page's <head>, its JSON-LD blocks and its <h1> and <h2>
+    headings (copies): trafilatura takes the title from a lone <h1>, or a heading marked
+    as the headline, before the <title> with the site's name in it, on this as on the
+    whole page."""
     from copy import deepcopy
 
     from lxml.html import Element
@@ -178,9 +181,16 @@ def _head_tree(tree):
     if head is not None:
         root.append(deepcopy(head))
     root.append(body)
-    for script in tree.iterfind(".//body//script[@type='application/ld+json']"):
-        body.append(deepcopy(script))
+    for element in _head_tree_parts()(tree):
+        body.append(deepcopy(element))
     return root
+
+
+@functools.cache
+def _head_tree_parts():
+    from lxml.etree import XPath
+
+    return XPath("//body//script[@type='application/ld+json']|//body//h1")
 
 
 def _drop_title(text: str, titles: tuple[str | None, ...]) -> str:

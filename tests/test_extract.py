@@ -160,8 +160,10 @@ def test_a_page_without_byline_markup_is_spared_the_whole_page_search(monkeypatc
     assert len(calls) == 2 and calls[1] > calls[0]  # then the whole page
 
 
-def test_pages_without_byline_markup_get_no_author_from_the_whole_page_pass(corpus):
-    """The skip loses nothing: trafilatura finds no author on any corpus page it spares."""
+def test_where_the_whole_page_pass_is_skipped_it_would_find_the_same(corpus):
+    """The skips lose nothing on the corpus: on every page spared the whole-page pass
+    (the head names an author, or the page has no byline markup) that pass would find
+    the head's author and title."""
     import trafilatura
     from trafilatura.settings import set_date_params
 
@@ -170,9 +172,26 @@ def test_pages_without_byline_markup_get_no_author_from_the_whole_page_pass(corp
     spared, url, dates = 0, "https://example.invalid/a", set_date_params(False)
     for path in sorted((corpus / "pages").rglob("*.htm*")):
         tree = trafilatura.load_html(decode_html(path.read_bytes()))
-        if tree is None or _has_byline_markup(tree):
+        if tree is None:
             continue
         head = trafilatura.extract_metadata(_head_tree(tree), url, dates)
+        if head.author is None and _has_byline_markup(tree):
+            continue  # the pass runs for this page
         spared += head.author is None
-        assert trafilatura.extract_metadata(tree, url, dates).author == head.author, path
-    assert spared >= 20  # the corpus has such pages, so this proves something
+        whole = trafilatura.extract_metadata(tree, url, dates)
+        assert (whole.author, whole.title) == (head.author, head.title), path
+    assert spared >= 20  # pages spared for want of byline markup: the check proves something
+
+
+def test_the_title_is_the_pages_lone_headline_without_the_whole_page_pass():
+    """The head's <title> carries the site's name; the <h1> is the title, as trafilatura
+    reads it from the whole page, and it is not left at the top of the text."""
+    page = (f'<html><head><title>Budget approved - The Daily Gazette</title>'
+            f'<meta name="author" content="John Smith"></head><body><nav>Home</nav>'
+            f'<article><h1>Council approves the budget</h1>{_BODY}</article></body></html>'
+            ).encode()
+    article = extract_article(page, "https://news.example.com/budget", "text/html",
+                              need_date=False, need_language=False, need_authors=True)
+    assert article.title == "Council approves the budget"
+    assert article.authors == ("John Smith",)
+    assert not article.text.startswith("Council approves")
