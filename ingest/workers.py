@@ -50,26 +50,26 @@ class WorkerPool:
         self._starting: asyncio.Future | None = None
         self._jobs = 0  # given to the current pool
         self._closed = False
+        self._lock = threading.Lock()  # a start in a thread against close()
 
     def start(self) -> None:
         """Fork the workers; blocks until the forkserver has imported everything."""
-        if self._closed:
-            raise IngestError("workers: the worker pool was closed")
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(_PRELOAD)
-        try:
-            with _safe_path():  # the forkserver starts with the first pool's first job
-                self._pool = pool = ProcessPoolExecutor(self.size, mp_context=ctx)
-                self._jobs = 0
-                for _ in range(self.size):  # fork the workers now, while feeds download
-                    pool.submit(os.getpid)
-        except (OSError, EOFError, BrokenProcessPool) as exc:
-            self._pool = None
-            raise IngestError(f"workers: cannot start worker processes: {exc!r}") from exc
-        if self._closed:  # closed while starting (`start_soon`): close() missed this pool
-            self._pool = None
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise IngestError("workers: the worker pool was closed")
+        with self._lock:  # a close() meanwhile waits here instead of racing the pool's setup
+            if self._closed:
+                raise IngestError("workers: the worker pool was closed")
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(_PRELOAD)
+            try:
+                with _safe_path():  # the forkserver starts with the first pool's first job
+                    pool = ProcessPoolExecutor(self.size, mp_context=ctx)
+                    for _ in range(self.size):  # fork the workers now, while feeds download
+                        pool.submit(os.getpid)
+            except (OSError, EOFError, BrokenProcessPool) as exc:
+                raise IngestError(f"workers: cannot start worker processes: {exc!r}") from exc
+            if self._closed:  # closed while starting (`start_soon`): nobody else would stop it
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise IngestError("workers: the worker pool was closed")
+            self._pool, self._jobs = pool, 0
 
     def start_soon(self) -> None:
         """Start the workers in the background now, as a job is sure to come (the event
@@ -126,9 +126,10 @@ class WorkerPool:
 
     def close(self) -> None:
         self._closed = True
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 @contextlib.contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -153,20 +154,29 @@ def test_start_soon_starts_the_workers_before_any_job():
 
 
 def test_a_pool_closed_while_it_starts_shuts_down_the_workers_it_made(monkeypatch):
-    pool, made = WorkerPool(1), []
+    """The pipeline may end (its only feed refused at once) while start_soon's thread is
+    still setting up the pool: close() waits for it, and the new workers are stopped."""
+    pool, made, midway = WorkerPool(1), [], threading.Event()
 
     class ClosedMidway(workers_module.ProcessPoolExecutor):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            made.append(self)
-            pool.close()  # the pipeline ends while start_soon's thread is here
+        def submit(self, *args, **kwargs):
+            if not made:  # the first worker is being forked
+                made.append(self)
+                midway.set()
+                while not pool._closed:  # close() is called now, from the event loop
+                    time.sleep(0.01)
+            return super().submit(*args, **kwargs)
 
     monkeypatch.setattr(workers_module, "ProcessPoolExecutor", ClosedMidway)
 
     async def go():
         pool.start_soon()
+        starting = pool._starting
+        while not midway.is_set():
+            await asyncio.sleep(0.01)
+        pool.close()
         with pytest.raises(IngestError, match="closed"):
-            await pool._starting
+            await starting
         with pytest.raises(IngestError, match="closed"):
             await pool.run(os.getpid)
 
