@@ -168,10 +168,12 @@ def _byline_attributes():
 
 
 def _head_tree(tree):
-    """A small document of the page's <head>, its JSON-LD blocks and its <h1> and <h2>
-    headings (copies): trafilatura takes the title from a lone <h1>, or a heading marked
-    as the headline, before the <title> with the site's name in it, on this as on the
-    whole page."""
+    """A small document of the page's <head>, its JSON-LD blocks and its <h1>s (copies).
+
+    trafilatura takes a lone <h1> as the title before the <title>, which often carries
+    the site's name, so the <h1>s give the title the whole page would. <h2>s are left
+    out: the author search would take bylines from them, which it should not here.
+    """
     from copy import deepcopy
 
     from lxml.html import Element
