@@ -129,7 +129,7 @@ def _metadata(tree, url: str, *, need_date: bool, need_authors: bool):
 
     Those hold the title, site name, canonical URL, image, description and, on most
     news pages, the authors and the date, for ~2 ms. trafilatura's whole-page pass
-    (bylines in the body, htmldate's scan of the text) costs ~18 ms a page, half as much
+    (bylines in the body, htmldate's scan of the text) costs ~17 ms a page, half as much
     as the text extraction itself, so it runs only for what the feed and the head both
     leave open: no date anywhere, or no author anywhere on a page with byline markup.
     """
