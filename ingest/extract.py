@@ -87,25 +87,23 @@ def _codec(label: str | None) -> str | None:
 def extract_article(content: bytes, url: str, content_type: str = "",
                     feed_title: str | None = None, *, need_date: bool = True,
                     need_language: bool = True, need_authors: bool = True) -> Article:
-    """Main text and metadata of an article page; SkipEntry('no_text') if none.
+    """Main text and metadata of an article page.
 
-    ``feed_title`` (the entry's title in the feed) helps drop a headline that
-    the extractor left at the top of the text. ``need_date=False`` and
+    SkipEntry('no_text') if it has no article text, SkipEntry('extract_failed') if the
+    extractor raised on it. ``feed_title`` (the entry's title in the feed) helps drop a
+    headline that the extractor left at the top of the text. ``need_date=False`` and
     ``need_authors=False`` (the feed dates the entry / names its authors) spare the
     searches for them beyond the page's head (see `_metadata`). ``need_language=False``
     (the feed declares a language) skips detection, so the langid model is never loaded.
     """
-    import trafilatura  # heavy: imported once per worker process
-
     html = decode_html(content, content_type)
-    tree = trafilatura.load_html(html)  # parsed once: bare_extraction works on a copy
-    doc = None if tree is None else trafilatura.bare_extraction(
-        tree, url=url, with_metadata=False, include_comments=False,
-        include_tables=True, include_images=False, deduplicate=False)
-    text = (doc.text or "").strip() if doc is not None else ""
-    if len(text) < _MIN_TEXT:  # a menu word or a caption is not an article
-        raise SkipEntry("no_text", f"{url}: the extractor found no article text")
-    meta = _metadata(tree, url, need_date=need_date, need_authors=need_authors)
+    try:
+        text, meta = _text_and_metadata(html, url, need_date=need_date,
+                                        need_authors=need_authors)
+    except SkipEntry:
+        raise
+    except Exception as exc:  # an extractor bug that a page trips costs that page, not the run
+        raise SkipEntry("extract_failed", f"{url}: the extractor failed: {exc!r}") from exc
     title = (meta.title or "").strip() or None
     text = _drop_title(text, (title, feed_title))
     language = _page_language(html)
@@ -122,6 +120,19 @@ def extract_article(content: bytes, url: str, content_type: str = "",
         description=(meta.description or "").strip() or None,
         tags=tuple(t for t in (meta.tags or []) if t),
     )
+
+
+def _text_and_metadata(html: str, url: str, *, need_date: bool, need_authors: bool):
+    import trafilatura  # heavy: imported once per worker process
+
+    tree = trafilatura.load_html(html)  # parsed once: bare_extraction works on a copy
+    doc = None if tree is None else trafilatura.bare_extraction(
+        tree, url=url, with_metadata=False, include_comments=False,
+        include_tables=True, include_images=False, deduplicate=False)
+    text = (doc.text or "").strip() if doc is not None else ""
+    if len(text) < _MIN_TEXT:  # a menu word or a caption is not an article
+        raise SkipEntry("no_text", f"{url}: the extractor found no article text")
+    return text, _metadata(tree, url, need_date=need_date, need_authors=need_authors)
 
 
 def _metadata(tree, url: str, *, need_date: bool, need_authors: bool):

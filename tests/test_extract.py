@@ -88,6 +88,22 @@ def test_skip_entry_survives_pickling():
     assert (exc.reason, exc.detail) == ("no_text", "https://x/a: nothing")
 
 
+def test_an_extractor_failure_skips_the_page_with_its_url_and_cause(monkeypatch):
+    """A page that trips a bug in trafilatura costs that page (the pipeline falls back to
+    the feed's text), not the run."""
+    import trafilatura
+
+    def broken(*args, **kwargs):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", broken)
+    with pytest.raises(SkipEntry) as caught:
+        extract_article(b"<html><body><p>Text</p></body></html>", "https://x.example/a")
+    assert caught.value.reason == "extract_failed"
+    assert "https://x.example/a" in caught.value.detail
+    assert "RecursionError" in caught.value.detail
+
+
 _BODY = "<p>" + "The council met on Tuesday to discuss the budget for the coming year. " * 4 + "</p>"
 
 
