@@ -184,3 +184,17 @@ def test_a_pool_closed_while_it_starts_shuts_down_the_workers_it_made(monkeypatc
     assert len(made) == 1 and pool._pool is None
     with pytest.raises(RuntimeError):  # shut down, not left running
         made[0].submit(os.getpid)
+
+
+def test_the_warm_up_fills_the_extractors_lazy_caches():
+    """The forkserver's warm-up page must reach trafilatura's justext fallback, or the
+    workers would each build the ~30 MB stoplist themselves (a failed warm-up is only
+    logged, so nothing else would notice)."""
+    import subprocess
+    import sys
+
+    probe = ("import trafilatura.external as e; assert e.JT_STOPLIST is None; "
+             "import ingest.worker_warmup; print(len(e.JT_STOPLIST or ()))")
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=60, check=True)
+    assert int(run.stdout) > 10_000  # words of every language's stoplist
