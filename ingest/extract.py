@@ -143,7 +143,8 @@ def _metadata(tree, url: str, *, need_date: bool, need_authors: bool):
     (htmldate's scan of the text, bylines in the body) costs ~17 ms a page, half as much
     as the text extraction itself, so it runs only when neither the feed nor the head
     dates the article. An author that neither names is searched for in the page's
-    byline elements alone (`_byline_tree`, ~4 ms), where the whole-page pass would find it.
+    byline elements alone (`_byline_tree`): the same author as the whole-page pass finds,
+    for ~5 ms instead of ~19 ms on the pages that have such elements.
     """
     from trafilatura import extract_metadata
     from trafilatura.settings import set_date_params

@@ -25,7 +25,7 @@ def warm_up() -> None:
     try:
         extract_article(_PAGE, "https://www.example.com/news/warm-up.html", "text/html",
                         need_date=False, need_language=False, need_authors=False)
-    except Exception:  # SkipEntry too (the extractor raised): a failed warm-up costs memory
+    except Exception:  # any failure, SkipEntry included, costs memory only, never a worker
         logging.getLogger(__name__).debug("worker warm-up failed", exc_info=True)
     gc.freeze()
 
