@@ -200,15 +200,15 @@ def test_a_byline_in_the_comments_is_not_the_author():
 
 
 def test_the_byline_search_finds_what_the_whole_page_pass_finds(corpus):
-    """On every corpus page whose head names no author, the search in the byline
-    elements gives the author that trafilatura's whole-page pass gives, and the head
-    pass the same title."""
+    """On every corpus page our metadata has the author and title of trafilatura's
+    whole-page pass: from the head where it names an author, else from the search in
+    the byline elements alone, or none where the page has no byline element."""
     import trafilatura
     from trafilatura.settings import set_date_params
 
     from ingest.extract import _byline_elements, _metadata
 
-    unmarked = found = 0
+    unmarked = from_bylines = 0
     url, dates = "https://example.invalid/a", set_date_params(False)
     for path in sorted((corpus / "pages").rglob("*.htm*")):
         tree = trafilatura.load_html(decode_html(path.read_bytes()))
@@ -217,10 +217,11 @@ def test_the_byline_search_finds_what_the_whole_page_pass_finds(corpus):
         ours = _metadata(tree, url, need_date=False, need_authors=True)
         whole = trafilatura.extract_metadata(tree, url, dates)
         assert (ours.author, ours.title) == (whole.author, whole.title), path
-        unmarked += ours.author is None and not _byline_elements(tree)
-        found += ours.author is not None
-    # both ways of finding nothing and finding an author occur: the check proves something
-    assert unmarked >= 20 and found >= 100
+        if _metadata(tree, url, need_date=False, need_authors=False).author is None:
+            unmarked += not _byline_elements(tree)
+            from_bylines += ours.author is not None
+    # both the skip and the search happen on the corpus: the check proves something
+    assert unmarked >= 20 and from_bylines >= 20
 
 
 def test_the_title_is_the_pages_lone_headline_without_the_whole_page_pass():
