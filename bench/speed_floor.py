@@ -3,7 +3,8 @@
     python bench/speed_floor.py CORPUS FEEDS ITEMS [--profile OUT.prof]
 
 Prints one JSON object: CPU seconds of bare ``trafilatura.extract`` over the bench's page
-bytes (imports excluded), and, for comparison, of ingest's own ``extract_article`` (the
+bytes (imports excluded; with the median and slowest page, and the share of the slowest
+5 % of the pages), and, for comparison, of ingest's own ``extract_article`` (the
 function its workers run: decoding, ``bare_extraction``, metadata), called as the pipeline
 calls it for the bench's feeds: they give a date and a language, no authors.
 The two are timed page by page, alternating. With --profile, ``extract_article`` then runs
@@ -51,14 +52,15 @@ def main() -> None:
 
     # Page by page, the two calls alternating in order, so that a drift in the machine's
     # speed (±15 % within minutes here) and the caches the first call warms fall on both.
-    bare = ingest_cpu = 0.0
+    bare_times: list[float] = []
+    ingest_cpu = 0.0
     bare_empty = skipped = 0
     for i, (html, url) in enumerate(pages):
         for call in ("bare", "ours") if i % 2 == 0 else ("ours", "bare"):
             started = time.process_time()
             if call == "bare":
                 bare_empty += not trafilatura.extract(html, url=url)
-                bare += time.process_time() - started
+                bare_times.append(time.process_time() - started)
                 continue
             try:
                 extract_article(html, url, "text/html", None, **_AS_PIPELINE)
@@ -71,7 +73,12 @@ def main() -> None:
             with contextlib.suppress(SkipEntry):
                 profiler.runcall(extract_article, html, url, "text/html", None, **_AS_PIPELINE)
         profiler.dump_stats(str(args.profile))
-    print(json.dumps({"pages": len(pages), "bare_cpu": bare, "bare_empty": bare_empty,
+    bare_times.sort()
+    slowest = bare_times[-max(1, len(bare_times) // 20):]  # the slowest 5 % of the pages
+    print(json.dumps({"pages": len(pages), "bare_cpu": sum(bare_times), "bare_empty": bare_empty,
+                      "bare_median": bare_times[len(bare_times) // 2],
+                      "bare_max": bare_times[-1],
+                      "bare_slowest_share": sum(slowest) / sum(bare_times),
                       "ingest_cpu": ingest_cpu, "ingest_skipped": skipped}))
 
 

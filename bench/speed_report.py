@@ -161,6 +161,10 @@ def _floor_rows(r: Report) -> list[Row]:
         ("floor: bare trafilatura.extract CPU, one process",
          f"{bare:.2f} s for {fl['pages']} pages ({1000 * bare / fl['pages']:.0f} ms/page); "
          f"÷ {r.cores} cores = {bare / r.cores:.2f} s", "", ""),
+        ("  bare CPU per page (info)",
+         f"median {1000 * fl['bare_median']:.0f} ms, slowest {1000 * fl['bare_max']:.0f} ms; "
+         f"the slowest 5 % of the pages take {100 * fl['bare_slowest_share']:.0f} % of it",
+         "", ""),
         ("  ingest's extract_article CPU, same pages (info)",
          f"{ours:.2f} s ({ours / bare:.2f}× bare)", "", ""),
         ("  start-up: python -c 'import ingest.cli, trafilatura'", f"{r.startup:.2f} s", "", ""),
