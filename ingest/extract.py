@@ -168,26 +168,14 @@ def _metadata(tree, url: str, *, need_date: bool, need_authors: bool):
 _BYLINE_WORDS = re.compile(
     "author|byl|bbl|username|screenname|writer|channel-name|zuozhe|bianji|xiaobian"
     "|submitted-by|posted-by|journalist-name")
+_BYLINE_ATTRIBUTES = "//@class|//@id|//@itemprop|//@rel|//@data-component|//@data-testid"
+_BYLINE_TAGS = "//author|//rel/.."
 
 
 def _byline_elements(tree) -> list:
-    found = [value.getparent() for value in _byline_attributes()(tree)
+    found = [value.getparent() for value in _xpath(_BYLINE_ATTRIBUTES)(tree)
              if _BYLINE_WORDS.search(value.lower())]
-    return found + _byline_tags()(tree)
-
-
-@functools.cache
-def _byline_attributes():
-    from lxml.etree import XPath
-
-    return XPath("//@class|//@id|//@itemprop|//@rel|//@data-component|//@data-testid")
-
-
-@functools.cache
-def _byline_tags():
-    from lxml.etree import XPath
-
-    return XPath("//author|//rel/..")
+    return found + _xpath(_BYLINE_TAGS)(tree)
 
 
 def _byline_tree(tree, bylines: list):
@@ -221,6 +209,9 @@ def _byline_tree(tree, bylines: list):
     return root
 
 
+_HEAD_TREE_PARTS = "//body//script[@type='application/ld+json']|//body//h1"
+
+
 def _head_tree(tree):
     """A small document of the page's <head>, its JSON-LD blocks and its <h1>s (copies).
 
@@ -237,16 +228,17 @@ def _head_tree(tree):
     if head is not None:
         root.append(deepcopy(head))
     root.append(body)
-    for element in _head_tree_parts()(tree):
+    for element in _xpath(_HEAD_TREE_PARTS)(tree):
         body.append(deepcopy(element))
     return root
 
 
 @functools.cache
-def _head_tree_parts():
+def _xpath(expression: str):
+    """``expression`` compiled once per worker (lxml comes with trafilatura, in workers)."""
     from lxml.etree import XPath
 
-    return XPath("//body//script[@type='application/ld+json']|//body//h1")
+    return XPath(expression)
 
 
 def _drop_title(text: str, titles: tuple[str | None, ...]) -> str:
