@@ -78,6 +78,7 @@ class HttpConfig:
 @dataclass(frozen=True)
 class ExtractConfig:
     workers: int = 0  # 0 = one per CPU
+    timeout: float = 30.0  # seconds a worker job (parse a feed, extract a page) may take
     min_feed_text: int = 200  # characters of feed content that may stand in for a page
 
 
@@ -96,12 +97,14 @@ class ScheduleConfig:
     concurrency: int = 16  # feeds polled at once
     failing_after: int = 5  # consecutive failures before a feed is flagged failing
     shutdown_grace: float = 20.0
+    max_entries_per_poll: int = 500  # new entries worked on per poll; the rest wait, newest first
 
 
 @dataclass(frozen=True)
 class ServerConfig:
-    host: str = "0.0.0.0"
+    host: str = "127.0.0.1"  # the container image sets 0.0.0.0
     port: int | None = 8080
+    token: str | None = None  # bearer token required by /status and /metrics when set
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ SECTION_FIELDS: dict[str, dict[str, Field]] = {
     },
     "extract": {
         "workers": Field(check.integer(0)),
+        "timeout": Field(check.duration()),
         "min_feed_text": Field(check.integer(0)),
     },
     "footers": {
@@ -61,10 +62,12 @@ SECTION_FIELDS: dict[str, dict[str, Field]] = {
         "concurrency": Field(check.integer(1)),
         "failing_after": Field(check.integer(1)),
         "shutdown_grace": Field(check.duration(positive=False)),
+        "max_entries_per_poll": Field(check.integer(1)),
     },
     "server": {
         "host": Field(check.text, "raw"),
         "port": Field(check.port),
+        "token": Field(check.optional(check.text), "raw"),
     },
 }
 

@@ -11,7 +11,10 @@
     │   └── NotModified            304: nothing new (not a failure)
     ├── FeedParseError         the bytes are not a feed with any entry we can use
     ├── SkipEntry              one entry is dropped, with a reason that is counted
-    └── SinkError              records could not be written (disk full, read-only...)
+    ├── SinkError              records could not be written (disk full, read-only...)
+    └── WorkerError            a job in a worker process did not give a result
+        ├── JobDeadline        it ran past its deadline; the worker was killed and replaced
+        └── WorkerDied         the worker process died under it (out of memory, killed)
 
 Lower-level errors (httpx, sqlite3, OSError, feedparser's bozo exceptions) are
 translated into these at the module that talks to the library, with
@@ -97,3 +100,21 @@ class SkipEntry(IngestError):
 
 class SinkError(IngestError):
     """Output could not be written; nothing in this batch was marked seen."""
+
+
+class WorkerError(IngestError):
+    """A job in a worker process gave no result; ``kind`` is the counted label."""
+
+    kind = "worker"
+
+
+class JobDeadline(WorkerError):
+    """The job ran past its deadline; its worker was killed and replaced."""
+
+    kind = "deadline"
+
+
+class WorkerDied(WorkerError):
+    """The worker process died under the job (out of memory, killed)."""
+
+    kind = "worker_died"

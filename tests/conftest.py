@@ -11,10 +11,22 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
 RECORD_SCHEMA = REPO / "schema" / "record.schema.json"
+
+
+# Property-based tests (marked ``fuzz``): a short run by default (the whole suite, and CI);
+# HYPOTHESIS_PROFILE=long for a contributor's longer run (see README, "Fuzzing").
+# The deadline is a generous ceiling per example, not a measurement: runaway work on
+# one input (seconds, or never ending) fails it, a busy machine's jitter does not.
+settings.register_profile("ci", max_examples=60, deadline=2000, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("long", max_examples=5000, deadline=2000,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")
