@@ -14,25 +14,31 @@ here and nowhere else (``classify_response`` and ``translate_error``):
     connect / read / protocol error  TransientFetchError  connection
     host name does not resolve       TransientFetchError  dns
     private address, on any hop      PermanentFetchError  private_address
-    not an http(s) URL               PermanentFetchError  bad_url
-    body over its cap                PermanentFetchError  too_large
+    not an http(s) URL, or a host    PermanentFetchError  bad_url
+      name that is not valid IDNA
+    body over its cap (decoded, or   PermanentFetchError  too_large
+      any layer of its codings)
     page that is not HTML/XML        PermanentFetchError  not_html
-    body that does not decompress    PermanentFetchError  decoding
+    body that does not decode, or    PermanentFetchError  decoding
+      an unknown Content-Encoding
+
+Bodies off the network are decoded by ingest.content_coding, in bounded pieces, never by
+httpx, whose decoders inflate each network read whole.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
-import importlib.util
+import io
 import time
-import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import aclosing
 
 import httpx
 
 from ingest.config import HttpConfig
+from ingest.content_coding import BodyDecoder, ContentCodingError, OverLimit, accept_encoding
 from ingest.errors import FetchError, HostBackoff, NotModified, PermanentFetchError, \
     TransientFetchError
 from ingest.hosts import HostGate, HostRests, host_of
@@ -48,6 +54,7 @@ FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml, 
 PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
 DEFAULT_RETRY_AFTER = 60.0  # seconds, for a 429 that does not say
 MAX_RETRY_AFTER = 86400.0  # a server cannot park a host for more than a day
+DRAIN_LIMIT = 65536  # bytes of an error body read so that its connection can be kept
 _PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/xml", "text/xml"})
 
 
@@ -107,6 +114,9 @@ def translate_error(url: str, exc: BaseException, cfg: HttpConfig) -> FetchError
                                    kind="timeout")
     if isinstance(exc, (httpx.InvalidURL, httpx.UnsupportedProtocol)):
         return PermanentFetchError(f"{url}: bad URL: {_describe(exc)}", url=url, kind="bad_url")
+    if isinstance(exc, UnicodeError):  # ``url`` itself was checked: a redirect's host
+        return PermanentFetchError(f"{url}: bad URL: a redirect went to a host name that is "
+                                   f"not valid IDNA ({_describe(exc)})", url=url, kind="bad_url")
     if isinstance(exc, httpx.DecodingError):
         return PermanentFetchError(f"{url}: body does not decode: {_describe(exc)}", url=url,
                                    kind="decoding")
@@ -127,11 +137,6 @@ def is_page_type(content_type: str) -> bool:
     return media.endswith("+xml") and not media.startswith(("image/", "audio/", "video/"))
 
 
-def _accept_encoding() -> str:
-    brotli = any(importlib.util.find_spec(name) for name in ("brotli", "brotlicffi"))
-    return "gzip, deflate, br" if brotli else "gzip, deflate"
-
-
 def build_client(cfg: HttpConfig, transport: httpx.AsyncBaseTransport | None,
                  resolver: Resolver | None) -> httpx.AsyncClient:
     """The one shared AsyncClient, every hop passing the private-network guard."""
@@ -150,7 +155,7 @@ def build_client(cfg: HttpConfig, transport: httpx.AsyncBaseTransport | None,
     return httpx.AsyncClient(
         transport=DropRedirectBodies(guarded), follow_redirects=True,
         max_redirects=cfg.max_redirects, timeout=httpx.Timeout(cfg.timeout), trust_env=False,
-        headers={"User-Agent": cfg.user_agent, "Accept-Encoding": _accept_encoding()})
+        headers={"User-Agent": cfg.user_agent, "Accept-Encoding": accept_encoding()})
 
 
 class HttpClient:
@@ -211,7 +216,8 @@ class HttpClient:
             except FetchError:  # the host answered, if not with what we wanted
                 self._rests.answered(host)
                 raise
-            except (httpx.HTTPError, httpx.InvalidURL, NetguardError, TimeoutError) as exc:
+            except (httpx.HTTPError, httpx.InvalidURL, NetguardError, TimeoutError,
+                    UnicodeError) as exc:
                 error = translate_error(url, exc, self._cfg)
                 if error.kind == "timeout":
                     self._rests.timed_out(host, url)
@@ -239,28 +245,48 @@ class HttpClient:
                            headers=names, content=content, elapsed=self._clock() - started)
 
 
-async def _drain(response: httpx.Response, limit: int = 65536) -> None:
+async def _drain(response: httpx.Response, limit: int = DRAIN_LIMIT) -> None:
     """Read a bodiless (304) or small error answer to its end, so httpcore returns the
     connection to the pool instead of closing it: otherwise every conditional GET
-    answered 304 costs a new TCP (and TLS) handshake."""
+    answered 304 costs a new TCP (and TLS) handshake.
+
+    The body is read as sent, never decoded: nobody reads it, only its end matters to the
+    pool, and 60 KB of gzip can inflate to 60 MiB. A body longer than ``limit`` bytes
+    (declared, or found while reading) is left unread: its connection is closed instead.
+    """
     declared = response.headers.get("content-length", "").strip()
-    if response.status_code == 304 or (declared.isdigit() and int(declared) <= limit):
-        try:
-            await response.aread()
-        except httpx.HTTPError:
-            pass
+    small = response.status_code == 304 or (declared.isdigit() and int(declared) <= limit)
+    if not small or response.is_stream_consumed:
+        return
+    read = 0
+    try:
+        async with aclosing(response.aiter_raw()) as chunks:
+            async for chunk in chunks:
+                read += len(chunk)
+                if read > limit:
+                    return
+    except httpx.HTTPError:
+        pass
 
 
 def _check_url(url: str) -> httpx.URL:
-    """``url`` parsed, or PermanentFetchError(bad_url) unless it is an http(s) URL."""
+    """``url`` parsed, or PermanentFetchError(bad_url) unless it is an http(s) URL whose
+    host httpx can use."""
     try:
         parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError) as exc:
-        raise PermanentFetchError(f"{url}: bad URL: {_describe(exc)}", url=url,
+        host = parsed.host  # an IDNA host is decoded here, as httpx does for every request
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:  # ValueError: UnicodeError too
+        raise PermanentFetchError(f"{url}: bad URL: {_describe_url_error(exc)}", url=url,
                                   kind="bad_url") from exc
-    if parsed.scheme not in DEFAULT_PORTS or not parsed.host:
+    if parsed.scheme not in DEFAULT_PORTS or not host:
         raise PermanentFetchError(f"{url}: bad URL: not an http(s) URL", url=url, kind="bad_url")
     return parsed
+
+
+def _describe_url_error(exc: BaseException) -> str:
+    if isinstance(exc, UnicodeError):  # idna's errors: a host httpx cannot send a request to
+        return f"the host name is not valid IDNA ({_describe(exc)})"
+    return _describe(exc)
 
 
 def _lowered(headers: httpx.Headers) -> dict[str, str]:
@@ -276,74 +302,32 @@ def _too_large(url: str, cap: int) -> PermanentFetchError:
     return PermanentFetchError(f"{url}: body larger than {cap} bytes", url=url, kind="too_large")
 
 
-class _Inflater:
-    """gzip/deflate decoding in pieces of at most 256 KiB (bomb-proof).
-
-    httpx's own decoding (``aiter_bytes``) inflates each ~64 KiB network read whole:
-    up to ~64 MiB at once from a gzip bomb, whatever the cap.
-    """
-
-    PIECE = 256 * 1024
-
-    def __init__(self, coding: str) -> None:
-        self._zlib = zlib.decompressobj(32 + zlib.MAX_WBITS)  # zlib or gzip header
-        self._started = coding != "deflate"  # only "deflate" may turn out to be raw
-
-    @staticmethod
-    def for_encoding(header: str) -> _Inflater | None:
-        """An inflater for a lone gzip/deflate coding; None lets httpx decode the rest."""
-        codings = [c.strip().lower() for c in header.split(",") if c.strip()]
-        codings = [c for c in codings if c != "identity"]
-        return _Inflater(codings[0]) if codings in (["gzip"], ["x-gzip"], ["deflate"]) else None
-
-    def pieces(self, data: bytes) -> Iterator[bytes]:
-        """``data`` inflated, lazily, one bounded piece at a time."""
-        while True:
-            out = self._inflate(data)
-            data = self._zlib.unconsumed_tail
-            yield out
-            if len(out) < self.PIECE and not data:
-                return
-
-    def _inflate(self, data: bytes) -> bytes:
-        try:
-            out = self._zlib.decompress(data, self.PIECE)
-        except zlib.error as exc:
-            if self._started:
-                raise httpx.DecodingError(f"bad compressed body: {exc}") from exc
-            self._started = True
-            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)  # "deflate" sent raw
-            return self._inflate(data)
-        self._started = True
-        return out
-
-
 async def _read_capped(url: str, response: httpx.Response, cap: int) -> bytes:
-    """The decoded body, cut as soon as it passes ``cap`` (or says it will): no more than
-    ``cap`` bytes plus one bounded piece are ever held, even from a gzip bomb."""
+    """The decoded body, cut as soon as it, or any layer of its Content-Encoding, passes
+    ``cap`` (or says it will): no more than ``cap`` bytes plus a few bounded pieces are
+    ever held, even from a stacked gzip, brotli or zstd bomb."""
     declared = response.headers.get("content-length", "").strip()
     if declared.isdigit() and int(declared) > cap:
         raise _too_large(url, cap)
-    chunks: list[bytes] = []
-    total = 0
-    async with aclosing(_decoded(response)) as decoded:
-        async for chunk in decoded:
-            total += len(chunk)
-            if total > cap:
-                raise _too_large(url, cap)
-            chunks.append(chunk)
-    return b"".join(chunks)
+    body = io.BytesIO()  # its getvalue() hands over the buffer: no second copy of the body
+    try:
+        async with aclosing(_decoded(response, cap)) as pieces:
+            async for piece in pieces:
+                body.write(piece)
+    except OverLimit as exc:
+        raise _too_large(url, cap) from exc
+    except ContentCodingError as exc:
+        raise PermanentFetchError(f"{url}: body does not decode: {exc}", url=url,
+                                  kind="decoding") from exc
+    return body.getvalue()
 
 
-async def _decoded(response: httpx.Response) -> AsyncIterator[bytes]:
+async def _decoded(response: httpx.Response, cap: int) -> AsyncIterator[bytes]:
     if response.is_stream_consumed:  # built with content= (MockTransport): already decoded
-        yield response.content
+        for piece in BodyDecoder("", cap).feed(response.content):
+            yield piece
         return
-    inflater = _Inflater.for_encoding(response.headers.get("content-encoding", ""))
-    if inflater is None:
-        async for chunk in response.aiter_bytes():  # identity, or br/zstd via httpx
-            yield chunk
-        return
-    async for raw in response.aiter_raw():
-        for piece in inflater.pieces(raw):
+    decoder = BodyDecoder(response.headers.get("content-encoding", ""), cap)
+    async for raw in response.aiter_raw():  # as sent: httpx's decoders have no output bound
+        for piece in decoder.feed(raw):
             yield piece

@@ -37,6 +37,12 @@ from ingest.urls import DEFAULT_PORTS
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
+# Not global, though Python 3.11's ipaddress counts them as global.
+_ALSO_NOT_GLOBAL = (
+    (ipaddress.ip_network("fec0::/10"), "a site-local"),  # RFC 3879: deprecated, yet routed
+    (ipaddress.ip_network("3fff::/20"), "a documentation"),  # RFC 9637
+    (ipaddress.ip_network("192.88.99.0/24"), "a 6to4 relay anycast"),  # RFC 7526
+)
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _HINT = "set http.allow_private_networks: true to allow"
@@ -97,6 +103,7 @@ def _category(ip: IPAddress) -> str | None:
         ("a link-local", ip.is_link_local), ("a multicast", ip.is_multicast),
         ("a shared (CGNAT)", ip.version == 4 and ip in _CGNAT),
         ("a private", ip.is_private), ("a reserved", ip.is_reserved),
+        *((name, ip in network) for network, name in _ALSO_NOT_GLOBAL),
         ("a non-global", not ip.is_global),
     )
     return next((f"{name} address" for name, hit in checks if hit), None)
@@ -129,10 +136,13 @@ class GuardedTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
-        if url.scheme not in DEFAULT_PORTS or not url.host:
+        # The host as it is sent and connected to: ASCII (an IDNA name's xn-- form), the
+        # name PinnedBackend resolves again, so that both share one cached answer.
+        host = url.raw_host.decode("ascii")
+        if url.scheme not in DEFAULT_PORTS or not host:
             raise httpx.UnsupportedProtocol(f"not an http(s) URL: {url}", request=request)
         if not self._allow_private:
-            await self.check(str(url), url.host, url.port or DEFAULT_PORTS[url.scheme])
+            await self.check(str(url), host, url.port or DEFAULT_PORTS[url.scheme])
         try:
             return await self._inner.handle_async_request(request)
         except NetguardError as exc:  # from PinnedBackend, which knows no URL

@@ -7,12 +7,15 @@
         assert server.hits("/feed.xml") == 1
 
 API (all thread-safe):
-    FaultServer(host="127.0.0.1")  listens on an ephemeral port; start()/close() or ``with``
+    FaultServer(host="127.0.0.1", keep_alive=False)  listens on an ephemeral port;
+                                   start()/close() or ``with``; keep_alive=True answers in
+                                   HTTP/1.1 and keeps connections open between requests
     .url(path) -> str              absolute URL of ``path`` on this server
     .add(path, body, headers=None, status=200)   serve fixed bytes at ``path`` (query ignored);
                                    if ``headers`` has ETag and/or Last-Modified, a matching
                                    If-None-Match / If-Modified-Since gets 304 (no body)
     .hits(path) -> int             requests seen for ``path`` (query string ignored)
+    .connections -> int            connections accepted so far
     .requests -> list[(method, path_with_query, {lower-cased header: value})]
 
 Built-in routes (a path registered with ``add`` wins over them):
@@ -27,15 +30,25 @@ Built-in routes (a path registered with ``add`` wins over them):
     /big/<megabytes>[?type=xml][&length=1]  that many MB of "0" as text/html (or
                                     application/xml), streamed; Content-Length only with length=1
     /gzip-bomb                      Content-Encoding: gzip, ~1 MB that inflates to 1 GiB of zeros
+    /gzip-gzip-bomb                 Content-Encoding: gzip, gzip: the gzip bomb gzipped again
+                                    (~2.5 KB)
+    /br-bomb                        Content-Encoding: br, ~190 KB, 1 GiB of zeros once decoded
+    /zstd-bomb                      Content-Encoding: zstd, 1024 frames of 1 MiB of zeros (~50 KB)
+    /gzip-404[?mib=N]               404, Content-Encoding: gzip, a body of ~1 KB per MiB that
+                                    inflates to N MiB of zeros (60 by default: ~61 KB)
     /pdf, /audio                    small application/pdf and audio/mpeg bodies
     /etag-feed                      a small RSS feed with ETag "v1" and a Last-Modified date;
                                     answers 304 to a matching If-None-Match or If-Modified-Since
-Anything else is 404; a bad argument (/status/abc) is 400. Streaming routes stop when the client goes away or the server closes,
-so close() never waits on a dripping connection.
+Anything else is 404; a bad argument (/status/abc) is 400. Streaming routes stop when the
+client goes away or the server closes, so close() never waits on a dripping connection.
+The bodies of the bomb routes come from gzip_bomb(mib=1024), stacked_gzip_bomb(),
+brotli_bomb() and zstd_bomb(): each is built once per process, on first use (call it
+before a test measures or races a deadline), and needs brotli / zstandard only then.
 """
 
 from __future__ import annotations
 
+import gzip
 import threading
 import zlib
 from collections import Counter
@@ -57,29 +70,55 @@ _BOMB_MIB = 1024
 
 
 @cache
-def gzip_bomb() -> bytes:
-    """A valid gzip member inflating to 1 GiB of zeros (~1 MB), built once.
+def gzip_bomb(mib: int = _BOMB_MIB) -> bytes:
+    """A valid gzip member inflating to ``mib`` MiB of zeros (~1 KB per MiB), built once.
 
     One MiB of zeros is deflated once and ended with a full flush, which resets the
-    compressor, so the same block repeated 1024 times is a valid deflate stream.
+    compressor, so the same block repeated ``mib`` times is a valid deflate stream.
     """
     deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
     block = deflate.compress(bytes(_MIB)) + deflate.flush(zlib.Z_FULL_FLUSH)
     crc = 0
     zeros = bytes(_MIB)
-    for _ in range(_BOMB_MIB):
+    for _ in range(mib):
         crc = zlib.crc32(zeros, crc)
     header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
-    trailer = crc.to_bytes(4, "little") + ((_BOMB_MIB * _MIB) & 0xFFFFFFFF).to_bytes(4, "little")
-    return header + block * _BOMB_MIB + deflate.flush() + trailer
+    trailer = crc.to_bytes(4, "little") + ((mib * _MIB) & 0xFFFFFFFF).to_bytes(4, "little")
+    return header + block * mib + deflate.flush() + trailer
+
+
+@cache
+def stacked_gzip_bomb() -> bytes:
+    """The gzip bomb gzipped once more (~4 KB), to be served as ``gzip, gzip``."""
+    return gzip.compress(gzip_bomb(), 9)
+
+
+@cache
+def brotli_bomb() -> bytes:
+    """A brotli stream of 1 GiB of zeros (~190 KB; quality 1 builds it fastest)."""
+    import brotli
+
+    compressor = brotli.Compressor(quality=1)
+    zeros = bytes(_MIB)
+    return b"".join([*(compressor.process(zeros) for _ in range(_BOMB_MIB)),
+                     compressor.finish()])
+
+
+@cache
+def zstd_bomb() -> bytes:
+    """1024 zstd frames of 1 MiB of zeros each, one after the other (~50 KB)."""
+    import zstandard
+
+    return zstandard.ZstdCompressor(level=19).compress(bytes(_MIB)) * _BOMB_MIB
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # close() must not wait for handler threads (drip)
 
-    def __init__(self, address: tuple[str, int], owner: FaultServer) -> None:
-        super().__init__(address, _Handler)
+    def __init__(self, address: tuple[str, int], owner: FaultServer,
+                 handler: type[_Handler]) -> None:
+        super().__init__(address, handler)
         self.owner = owner
 
     def handle_error(self, request, client_address) -> None:  # noqa: ANN001
@@ -89,6 +128,10 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     timeout = 10  # a client that stops reading cannot pin a thread forever
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.owner._connected()
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         pass
@@ -113,6 +156,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def start_stream_of(self, body: bytes, headers: dict[str, str]) -> None:
+        """``body`` with its length, in 64 KiB writes, then the connection closes."""
+        self.start_stream({**headers, "Content-Length": str(len(body))})
+        chunks = (body[i:i + 65536] for i in range(0, len(body), 65536))
+        self.server.owner._stream(self, chunks)
+
     def start_stream(self, headers: dict[str, str]) -> None:
         """Headers for a body that runs until the connection closes (no length)."""
         self.close_connection = True
@@ -123,11 +172,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
 
+class _KeepAliveHandler(_Handler):
+    protocol_version = "HTTP/1.1"  # every answer but the streamed ones has a Content-Length
+
+
 class FaultServer:
     """See the module docstring."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", keep_alive: bool = False) -> None:
         self._host = host
+        self._handler = _KeepAliveHandler if keep_alive else _Handler
+        self._connections = 0
         self._lock = threading.Lock()
         self._static: dict[str, tuple[int, bytes, dict[str, str]]] = {}
         self._hits: Counter[str] = Counter()
@@ -137,7 +192,7 @@ class FaultServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> FaultServer:
-        self._httpd = _Server((self._host, 0), self)
+        self._httpd = _Server((self._host, 0), self, self._handler)
         self._thread = threading.Thread(target=self._httpd.serve_forever,
                                         kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
@@ -173,6 +228,15 @@ class FaultServer:
     def hits(self, path: str) -> int:
         with self._lock:
             return self._hits[path]
+
+    @property
+    def connections(self) -> int:
+        with self._lock:
+            return self._connections
+
+    def _connected(self) -> None:
+        with self._lock:
+            self._connections += 1
 
     @property
     def requests(self) -> list[tuple[str, str, dict[str, str]]]:
@@ -252,10 +316,21 @@ class FaultServer:
         self._stream(h, _repeat(b"0" * 65536, size))
 
     def _route_gzip_bomb(self, h: _Handler, arg: str, query: dict[str, str]) -> None:
-        bomb = gzip_bomb()
-        h.start_stream({"Content-Type": "text/html", "Content-Encoding": "gzip",
-                        "Content-Length": str(len(bomb))})
-        self._stream(h, (bomb[i:i + 65536] for i in range(0, len(bomb), 65536)))
+        h.start_stream_of(gzip_bomb(), {"Content-Type": "text/html", "Content-Encoding": "gzip"})
+
+    def _route_gzip_gzip_bomb(self, h: _Handler, arg: str, query: dict[str, str]) -> None:
+        h.start_stream_of(stacked_gzip_bomb(), {"Content-Type": "text/html",
+                                                "Content-Encoding": "gzip, gzip"})
+
+    def _route_br_bomb(self, h: _Handler, arg: str, query: dict[str, str]) -> None:
+        h.start_stream_of(brotli_bomb(), {"Content-Type": "text/html", "Content-Encoding": "br"})
+
+    def _route_zstd_bomb(self, h: _Handler, arg: str, query: dict[str, str]) -> None:
+        h.start_stream_of(zstd_bomb(), {"Content-Type": "text/html", "Content-Encoding": "zstd"})
+
+    def _route_gzip_404(self, h: _Handler, arg: str, query: dict[str, str]) -> None:
+        h.send(404, gzip_bomb(int(query.get("mib", 60))),
+               {"Content-Type": "text/html", "Content-Encoding": "gzip"})
 
     def _route_pdf(self, h: _Handler, arg: str, query: dict[str, str]) -> None:
         h.send(200, b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\n%%EOF\n",

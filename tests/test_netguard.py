@@ -73,9 +73,14 @@ REFUSED = [
     "0.0.0.0", "::", "::ffff:10.0.0.1", "::ffff:127.0.0.1", "100.64.0.1", "100.127.255.254",
     "fc00::1", "fd12:3456::1", "ff02::1", "255.255.255.255", "240.0.0.1", "198.18.0.1",
     "192.0.2.1", "2001:db8::1", "2002:a00:1::1", "64:ff9b::a00:1",
+    # ranges Python 3.11's ipaddress counts as global: site-local, documentation (RFC 9637),
+    # 6to4 relay anycast, the last one also behind a mapping, 6to4 and NAT64
+    "fec0::1", "feff:ffff::1", "3fff::1", "3fff:fff:ffff::1", "192.88.99.1", "192.88.99.254",
+    "::ffff:192.88.99.1", "2002:c058:6301::1", "64:ff9b::c058:6301",
 ]
 ALLOWED = [PUBLIC, "8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "::ffff:93.184.216.34",
-           "64:ff9b::5db8:d822", "2002:5db8:d822::1", "172.32.0.1", "100.128.0.1"]
+           "64:ff9b::5db8:d822", "2002:5db8:d822::1", "172.32.0.1", "100.128.0.1",
+           "192.88.98.255", "192.88.100.1", "3fff:1000::1"]
 
 
 @pytest.mark.parametrize("address", REFUSED)
@@ -109,6 +114,9 @@ def test_name_resolving_to_private_address_is_refused_before_connecting(address)
     ("http://127.1/", "127.1"),  # legacy numeric forms the OS would accept
     ("http://2130706433/", "2130706433"),
     ("http://0x7f.1/", "0x7f.1"),
+    ("http://[fec0::1]/", "fec0::1"),
+    ("http://[3fff::1]/", "3fff::1"),
+    ("http://192.88.99.1/", "192.88.99.1"),
 ])
 def test_ip_literal_is_refused_without_resolving(url, host):
     inner, resolver = NoConnection(), StubResolver({})
@@ -124,6 +132,24 @@ def test_message_for_private_literal():
         fetch_page(client(NoConnection(), StubResolver({})), "http://10.0.0.5/x")
     assert str(info.value) == ("http://10.0.0.5/x: refused: 10.0.0.5 is a private address "
                                "(set http.allow_private_networks: true to allow)")
+
+
+@pytest.mark.parametrize("address, reason", [
+    ("fec0::1", "a site-local address"),
+    ("3fff::1", "a documentation address"),
+    ("192.88.99.1", "a 6to4 relay anycast address"),
+    ("2002:c058:6301::1", "a 6to4 relay anycast address (embeds 192.88.99.1)"),
+])
+def test_refusal_names_the_range(address, reason):
+    assert refusal_reason(address) == reason
+
+
+def test_an_idna_host_is_checked_by_the_name_that_is_resolved_and_connected_to():
+    inner, resolver = NoConnection(), StubResolver({"xn--exmple-cua.example": ["10.0.0.1"]})
+    with pytest.raises(PermanentFetchError) as info:
+        fetch_page(client(inner, resolver), "http://ex\u00e4mple.example/")
+    assert info.value.kind == "private_address"
+    assert inner.calls == [] and resolver.asked == [("xn--exmple-cua.example", 80)]
 
 
 def test_every_resolved_address_must_be_allowed():
