@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import functools
 import html
+import logging
 import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple
+
+import regex
 
 from ingest import footer_rules as R
+
+log = logging.getLogger("ingest.footers")
 
 _ACCENTS = re.compile("[\u0300-\u036f]")  # combining marks of Latin, Greek, Cyrillic letters
 
@@ -60,32 +66,34 @@ _PHRASE = re.compile(rf"(?<![{_ALNUM}])(?:"
                                 for p in ps)
                      + rf")(?![{_ALNUM}])")
 _OPENING = re.compile(R.OPENING_MARK)
-_FILLER = re.compile(rf"\b(?:{_AG}|{_alt(R.COMPANY_FORMS)})\b\.?|\d+")
-_EDGE = re.compile("^[^\\w\ue000]*\ue000|\ue000[^\\w\ue000]*$")
-_WORD = re.compile(r"[^\W\d_]+(?:['’.-][^\W\d_]+)*")
+_FILLER = re.compile(rf"\b(?:{_AG}|{_alt(R.COMPANY_FORMS)})\b\.?|\d++")
+_EDGE = re.compile("^[^\\w\ue000]*+\ue000|\ue000[^\\w\ue000]*+$")
+_WORD = re.compile(r"[^\W\d_]++(?:['’.-][^\W\d_]++)*+")
 _CREDIT = re.compile("|".join(c.format(**_fmt) for c in R.CREDIT_LINES))
 _DATELINE = re.compile("|".join(d.format(**_fmt) for d in R.DATELINES))
-_DATE_WORD = re.compile(rf"(#[\s.]*)?\b({_MONTHS})\b\.?(?(1)|(?=[\s,]*#))")
-_DAY_WORD = re.compile(rf"\b(?:{_DAYS})\b(?=[\s,]*(?:#|{re.escape(R.MONTH_TOKEN)}))")
-_DIGITS = re.compile(r"\d+")
-_LIST_ITEM = re.compile(r"[-*•|]|\d+[.)]\s")
-_SENTENCE_END = re.compile(r"[.!?…][\"'»”’)]*$")
+_DATE_WORD = re.compile(rf"(#[\s.]*+)?\b({_MONTHS})\b\.?(?(1)|(?=[\s,]*+#))")
+_DAY_WORD = re.compile(rf"\b(?:{_DAYS})\b(?=[\s,]*+(?:#|{re.escape(R.MONTH_TOKEN)}))")
+_DIGITS = re.compile(r"\d++")
+# (?<!\d), (?<!\s): a search starts a run only at its first character, not again at each
+# later one (a run of 200 digits or spaces would be scanned 200 times).
+_LIST_ITEM = re.compile(r"[-*•|]|(?<!\d)\d++[.)]\s")
+_SENTENCE_END = re.compile(r"[.!?…][\"'»”’)]*+$")
 _KEY_TRIM = " .,;:!?-–—|·•*\"'«»“”„‘’()[]{}/\\_"
 # head metadata and tail credits (case kept)
 _WIRE = tuple(_any([p], **_fmt) for p in R.WIRE_CREDITS)
 _CONTRIBUTOR = tuple(_any([p], **_fmt) for p in R.CONTRIBUTOR_LINES)
-_BULLET = re.compile(r"^[-–—*•·>]+\s+")
-_META_SEP = re.compile(r"\s+[|·•]\s+")
-_STAMP = _any([rf"^(?:{_alt(ps for v in R.TIMESTAMP_LABELS.values() for ps in v)})(?!\w)\s*:?"])
+_BULLET = re.compile(r"^[-–—*•·>]++\s+")
+_META_SEP = re.compile(r"(?<!\s)\s++[|·•]\s++")
+_STAMP = _any([rf"^(?:{_alt(ps for v in R.TIMESTAMP_LABELS.values() for ps in v)})(?!\w)\s*+:?"])
 _DATE_CORE = _any([R.DATE_CORE], months=_fmt["months"])
 _DATE_TOKENS = frozenset(_unaccent(" ".join([R.DATE_WORDS, *R.MONTHS.values(),
                                              *R.WEEKDAYS.values()])).split())
 _DATE_GLUE = re.compile(r"[\d.,:;/|()\[\]\-–—]+")
 _READING = _any(R.READING_TIME)
-_BYLINE = _any([rf"^(?:{_alt(R.BYLINE_PREFIXES)})(?:\s*:\s*|\s+)"])
-_TRANSLATION = _any([rf"^(?:{_alt(R.TRANSLATION_LABELS)})(?:\s*:\s*|\s+)"])
+_BYLINE = _any([rf"^(?:{_alt(R.BYLINE_PREFIXES)})(?:\s*+:\s*+|\s++)"])
+_TRANSLATION = _any([rf"^(?:{_alt(R.TRANSLATION_LABELS)})(?:\s*+:\s*+|\s++)"])
 _LABELS = frozenset(_unaccent(label) for label in R.HEAD_LABELS)
-_JOINER = re.compile(rf"\s*[,;&/]\s*|\s+(?:{_alt(R.NAME_JOINERS)})\s+")
+_JOINER = re.compile(rf"(?:(?<!\s)\s++)?[,;&/]\s*+|(?<!\s)\s++(?:{_alt(R.NAME_JOINERS)})\s++")
 _PARTICLES = frozenset(R.NAME_PARTICLES)
 _WEEKDAYS = frozenset(_unaccent(" ".join(R.WEEKDAYS.values())).split())
 _AGENCY = re.compile(rf"(?:{_AG})", re.IGNORECASE)
@@ -95,8 +103,10 @@ _AGENCY = re.compile(rf"(?:{_AG})", re.IGNORECASE)
 def is_notice(line: str) -> bool:
     """A short line dominated by a copyright / rights-reserved notice."""
     f = fold(line)
+    if len(f) > R.LONG_LINE:
+        return False
     mark = _MARK.search(f)
-    if len(f) > R.LONG_LINE or not (mark or _PHRASE.search(f)):
+    if not (mark or _PHRASE.search(f)):
         return False
     if _OPENING.match(f):
         return True
@@ -206,14 +216,53 @@ def is_paragraph(cleaned: str) -> bool:
         len(cleaned) >= R.REPEAT_MIN_CHARS and _SENTENCE_END.search(cleaned) is not None))
 
 
+# -- site patterns (config footers.sites) ---------------------------------------------------
+class SitePattern(NamedTuple):
+    """A user's footer regex and the configured host it came from (named in warnings)."""
+
+    host: str
+    pattern: regex.Pattern
+
+
+# (host, pattern) of the site patterns that have timed out in this process: each is
+# reported once. Module-level because the rules travel to worker processes pickled, one
+# copy per job: a set kept on them would start empty every time.
+_timed_out: set[tuple[str, str]] = set()
+
+
+def site_pattern_matches(site_pattern: SitePattern, line: str) -> bool:
+    """A cleaned line is a footer by a site pattern: found in a line up to LONG_LINE,
+    matching a longer one whole. A line too long to look at, or one the pattern takes
+    longer than SITE_PATTERN_TIMEOUT on, is not matched."""
+    if len(line) > R.SITE_PATTERN_MAX_CHARS:
+        return False
+    try:
+        if len(line) <= R.LONG_LINE:
+            return site_pattern.pattern.search(line, timeout=R.SITE_PATTERN_TIMEOUT) is not None
+        return site_pattern.pattern.fullmatch(line, timeout=R.SITE_PATTERN_TIMEOUT) is not None
+    except TimeoutError:
+        _report_timeout(site_pattern)
+        return False
+
+
+def _report_timeout(site_pattern: SitePattern) -> None:
+    key = (site_pattern.host, site_pattern.pattern.pattern)
+    if key not in _timed_out:
+        _timed_out.add(key)
+        log.warning("footers: footers.sites.%s: the pattern '%s' took longer than %g s on a "
+                    "line, so the lines it is that slow on are kept; simplify it (avoid "
+                    "nested repeats such as (\\w+\\s?)+)", site_pattern.host,
+                    site_pattern.pattern.pattern, R.SITE_PATTERN_TIMEOUT)
+
+
 def classifier(learned: Mapping[str, int], min_count: int,
-               patterns: Sequence[re.Pattern]) -> Callable[[str], str | None]:
+               patterns: Sequence[SitePattern]) -> Callable[[str], str | None]:
     """``kind(line)``: "notice", "credit", "pattern", "learned" or None (keep)."""
     def kind(line: str) -> str | None:
         c = clean(line)
         if is_dateline(c):
             return None
-        if any(p.search(c) and (len(c) <= R.LONG_LINE or p.fullmatch(c)) for p in patterns):
+        if any(site_pattern_matches(p, c) for p in patterns):
             return "pattern"
         if is_notice(c):
             return "notice"

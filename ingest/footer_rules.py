@@ -9,6 +9,14 @@ WIRE_CREDITS, CONTRIBUTOR_LINES, DATE_CORE and DATELINES, {agencies} and {months
 the alternations of AGENCIES and MONTHS (literal braces are doubled). Tail wire credits
 and head metadata are matched case-insensitively with the line's case kept, because the
 names in a byline are told from prose by their capitals (NAME_*).
+
+Every pattern runs on untrusted text, so none may match one stretch of text in two ways
+inside a repeat: a repeat that meets a class it overlaps (``\W*`` before a letter,
+``\s*`` before a literal) is possessive (``*+``, ``++``), an agency list that a class
+also matches is an atomic group that ends where a separator follows, and a free-text
+group ends on a character the text after it cannot start with (``(?P<names>.*?\S)\s++``,
+``(?P<names>.*?\w)\W*+$``).
+tests/test_patterns_bounded.py times each of them on adversarial lines.
 """
 
 from __future__ import annotations
@@ -26,6 +34,10 @@ TRAILER_MAX_CHARS = 60  # "Privacy Policy.") go with it: at most this many, this
 REPEAT_MIN_CHARS = 20  # a later exact repeat of a sentence this long is template noise,
 REPEAT_ANY_CHARS = 80  # ... and of any line this long (shorter labels repeat in lists, lyrics)
 DATELINE_MAX_CHARS = 100  # "(ANSA) - ROMA, 3 DIC -" style openers are short
+# A site pattern (config footers.sites) is a user's regex on untrusted text: it gets this
+# long per line (seconds) and never sees a longer line; past either, the line is kept.
+SITE_PATTERN_TIMEOUT = 0.05
+SITE_PATTERN_MAX_CHARS = 2_000
 
 # -- press agencies: agency marks, and fillers that never count as extra words -------------
 AGENCIES = (
@@ -49,14 +61,14 @@ COMPANY_FORMS = (
 # "copyright" and "(c)" count only next to a symbol, a year or an agency, so that
 # "copyright law" or a list item "(c) the parties ..." is never a mark.
 MARKS = (
-    r"©(?:\s*copyright\b)?",
-    r"\bcopyright\s*(?:©|\(c\)|@)",
-    r"\bcopyright\b(?=\s*(?:\d{{4}}|(?:{agencies})\b))",
-    r"\(c\)(?=\s*(?:\d{{4}}|copyright\b|(?:{agencies})\b))",
+    r"©(?:\s*+copyright\b)?",
+    r"\bcopyright\s*+(?:©|\(c\)|@)",
+    r"\bcopyright\b(?=\s*+(?:\d{{4}}|(?:{agencies})\b))",
+    r"\(c\)(?=\s*+(?:\d{{4}}|copyright\b|(?:{agencies})\b))",
 )
 # A line that opens with one of these is a notice even with a licence sentence after it
 # ("Copyright © AFP 2017-2026. Für die kommerzielle Nutzung ... erforderlich.").
-OPENING_MARK = r"^[^\w©]*(?:©|copyright\s*(?:©|\(c\)|@)|(?:copyright|\(c\))\s*\d{4})"
+OPENING_MARK = r"^[^\w©]*(?:©|copyright\s*+(?:©|\(c\)|@)|(?:copyright|\(c\))\s*+\d{4})"
 
 # -- rights-reserved phrases, per language -------------------------------------------------
 RIGHTS_PHRASES = {
@@ -100,51 +112,59 @@ RIGHTS_PHRASES = {
 # -- other built-in footer lines: removed, but they are not a rights notice ----------------
 CREDIT_LINES = (
     # wire credits: "Reporting by X; Editing by Y", "(Reuters) - Reporting by X; ..."
-    r"^\W*(?:(?:{agencies})\W*)?(?:additional )?(?:reporting|writing|editing|compiled) by\b"
-    r"[^;]{{1,120}};\s*(?:additional )?(?:reporting|writing|editing|compiled|graphics) by\b",
-    r"^\((?:additional )?reporting by [^()]{{1,80}}\)$",
-    r"^\W*our standards: the thomson reuters trust principles",
-    # an agency signature alone: "(dpa)", "SDA/sep", "aja/PAP", "AFP/dpa/kna", "— AFP"
-    r"^\W*(?:[a-z]{{2,4}}\s*/\s*)*(?:{agencies})(?:\s*[/,]\s*(?:{agencies}|[a-z]{{2,4}}))*\W*$",
+    r"^\W*+(?:(?:{agencies})\W*+)?(?:additional )?(?:reporting|writing|editing|compiled) by\b"
+    r"[^;]{{1,120}}+;\s*+(?:additional )?(?:reporting|writing|editing|compiled|graphics) by\b",
+    r"^\((?:additional )?reporting by [^()]{{1,80}}+\)$",
+    r"^\W*+our standards: the thomson reuters trust principles",
+    # an agency signature alone: "(dpa)", "SDA/sep", "aja/PAP", "AFP/dpa/kna", "— AFP". Short
+    # words before the first agency, agencies and short words after it: each word is taken
+    # whole, once, up to the separator after it ("ap" is both an agency and a short word).
+    r"^\W*+(?:(?!(?:{agencies})\s*/)[a-z]{{2,4}}+\s*+/\s*+)*+"
+    r"(?>(?:{agencies})(?=\s*[/,]|\W*$))"
+    r"(?:\s*+[/,]\s*+(?>(?:{agencies}|[a-z]{{2,4}})(?=\s*[/,]|\W*$)))*+\W*+$",
     # a wire service's signature: "The-CNN-Wire", "AP-Wire"
-    r"^\W*(?:the-[a-z]{{2,6}}|{agencies})-wire\W*$",
+    r"^\W*+(?:the-[a-z]{{2,6}}|{agencies})-wire\W*+$",
     # a source credit naming only agencies: "Fonte: ANSA", "Quelle: dpa, AFP"
-    r"^\W*(?:fonte|quelle|sources?|fuente|bron)\s*:\s*(?:{agencies})"
-    r"(?:\s*[/,;]\s*(?:{agencies}))*\W*$",
+    r"^\W*+(?:fonte|quelle|sources?|fuente|bron)\s*+:\s*+(?:{agencies})"
+    r"(?:\s*+[/,;]\s*+(?:{agencies}))*\W*+$",
 )
 
 # -- tail-run wire credits: removed from the tail run only; never a rights notice ----------
 # Matched like CREDIT_LINES (folded); the part in the group "names" must be names
 # (NAME_* below), checked with its case kept.
 WIRE_CREDITS = (
-    # "Additional reporting by X and Y", "Mitarbeit: X", "Hanno collaborato X e Y"
-    r"^\W*(?:additional|with additional|further) reporting by\s+(?P<names>.+?)"
-    r"(?:\s+in\s+(?-i:[A-Z])[\w .'-]{{1,30}})?\W*$",
-    r"^\W*(?:mitarbeit|mitgearbeitet hat|mitgearbeitet haben)\s*:?\s+(?P<names>.+?)\W*$",
-    r"^\W*(?:ha|hanno) collaborato\s*:?\s+(?P<names>.+?)\W*$",
-    r"^\W*(?:avec la collaboration de|ont collabore a cet article\s*:)\s+(?P<names>.+?)\W*$",
-    r"^\W*(?:con (?:la )?colaboracion de|con reporteria de)\s+(?P<names>.+?)\W*$",
-    r"^\W*(?:com (?:a )?colaboracao de|colaborou)\s*:?\s+(?P<names>.+?)\W*$",
-    r"^\W*met (?:medewerking|bijdragen) van\s+(?P<names>.+?)\W*$",
+    # "Additional reporting by X and Y", "Mitarbeit: X", "Hanno collaborato X e Y". The names
+    # end on a letter or digit (or before " in Place"): the "\W*$" after them never has to
+    # give back what it took.
+    r"^\W*+(?:additional|with additional|further) reporting by\s++"
+    r"(?P<names>.*?(?:\w|\S(?=\s++in\s)))(?:\s++in\s++(?-i:[A-Z])[\w .'-]{{1,30}})?\W*+$",
+    r"^\W*+(?:mitarbeit|mitgearbeitet hat|mitgearbeitet haben)(?:\s*+:)?\s++(?P<names>.*?\w)\W*+$",
+    r"^\W*+(?:ha|hanno) collaborato(?:\s*+:)?\s++(?P<names>.*?\w)\W*+$",
+    r"^\W*+(?:avec la collaboration de|ont collabore a cet article\s*+:)\s++(?P<names>.*?\w)\W*+$",
+    r"^\W*+(?:con (?:la )?colaboracion de|con reporteria de)\s++(?P<names>.*?\w)\W*+$",
+    r"^\W*+(?:com (?:a )?colaboracao de|colaborou)(?:\s*+:)?\s++(?P<names>.*?\w)\W*+$",
+    r"^\W*+met (?:medewerking|bijdragen) van\s++(?P<names>.*?\w)\W*+$",
     # agencies as the source of the story: "Avec AFP", "Con información de EFE",
     # "Mit Material von dpa und AFP", "Com agências", "(con agenzie)"
-    r"^\W*(?:avec|con informacion de|con (?:informacion|datos) de|mit material (?:von|der)"
+    r"^\W*+(?:avec|con informacion de|con (?:informacion|datos) de|mit material (?:von|der)"
     r"(?: nachrichtenagenturen?)?|com (?:informacoes|informacao) (?:da|de|do)s?|com|con)"
-    r"\s+(?:l'|la |el |der |de )?(?:{agencies}|agenzie|agences|agencias|agencies"
-    r"|agentschappen)(?:\s*(?:[/,&]|and|und|e|et|y|en)\s*(?:{agencies}))*\W*$",
+    r"\s++(?:l'|la |el |der |de )?(?:{agencies}|agenzie|agences|agencias|agencies"
+    r"|agentschappen)(?:\s*+(?:[/,&]|and|und|e|et|y|en)\s*+(?:{agencies}))*\W*+$",
 )
 # A sentence that credits contributors is removed only when a footer the peel has already
 # removed follows it ("CNN's X contributed to this report" / "The-CNN-Wire" / "© CNN").
-# Alone at the end it stays: ground truth counts it as the story's last line.
+# Alone at the end it stays: ground truth counts it as the story's last line. The names
+# end on a non-space: each run of spaces is tried once, as the one before the verb.
 CONTRIBUTOR_LINES = (
-    r"^\W*(?P<names>.+?)\s+(?:also )?contributed(?: (?:reporting|research)(?: from [^.]{{1,40}})?"
-    r"| (?:reporting |research )?to this (?:report|story|article))\W*$",
-    r"^\W*(?P<names>.+?)\s+(?:a|ont) contribue a cet article\W*$",
-    r"^\W*(?P<names>.+?)\s+(?:ha|hanno) contribuito a (?:questo|quest') ?articolo\W*$",
-    r"^\W*(?P<names>.+?)\s+(?:hat|haben) zu diesem (?:bericht|artikel) beigetragen\W*$",
-    r"^\W*(?P<names>.+?)\s+(?:contribuyo|contribuyeron) a este (?:informe|articulo)\W*$",
-    r"^\W*(?P<names>.+?)\s+(?:contribuiu|contribuiram) para (?:esta reportagem|este artigo)\W*$",
-    r"^\W*(?P<names>.+?)\s+(?:heeft|hebben) bijgedragen aan dit (?:artikel|verslag)\W*$",
+    r"^\W*+(?P<names>.*?\S)\s++(?:also )?contributed(?: (?:reporting|research)"
+    r"(?: from [^.]{{1,40}}+)?| (?:reporting |research )?to this (?:report|story|article))\W*+$",
+    r"^\W*+(?P<names>.*?\S)\s++(?:a|ont) contribue a cet article\W*+$",
+    r"^\W*+(?P<names>.*?\S)\s++(?:ha|hanno) contribuito a (?:questo|quest') ?articolo\W*+$",
+    r"^\W*+(?P<names>.*?\S)\s++(?:hat|haben) zu diesem (?:bericht|artikel) beigetragen\W*+$",
+    r"^\W*+(?P<names>.*?\S)\s++(?:contribuyo|contribuyeron) a este (?:informe|articulo)\W*+$",
+    r"^\W*+(?P<names>.*?\S)\s++(?:contribuiu|contribuiram) para (?:esta reportagem|este artigo)"
+    r"\W*+$",
+    r"^\W*+(?P<names>.*?\S)\s++(?:heeft|hebben) bijgedragen aan dit (?:artikel|verslag)\W*+$",
 )
 
 # -- head-run metadata: removed from the head run only; never a rights notice -------------
@@ -185,10 +205,10 @@ DATE_CORE = r"\d{{1,2}}[./-]\d{{1,2}}|\b\d{{4}}\b|\b\d{{1,2}}[:h.]\d{{2}}\b|\b(?
 READING_TIME = (
     r"^(?:reading time|read time|time to read|lesezeit|lesedauer|tempo di lettura|lettura"
     r"|temps de lecture|lecture|tiempo de lectura|lectura|tempo de leitura|leitura|leestijd"
-    r"|leesduur)\s*:?\s*(?:ca\.?|circa|about|environ|unos|cerca de|ongeveer)?\s*\d+"
-    r"(?:\s*[-–]\s*\d+)?\s*(?:min\w*|minute)\.?$",
-    r"^(?:ca\.?|circa|about|environ|unos|cerca de|ongeveer)?\s*\d+(?:\s*[-–]\s*\d+)?[\s-]*"
-    r"(?:min\w*|minute)\.?\s*(?:read|reading|read time|lesezeit|lesedauer|lesen|di lettura"
+    r"|leesduur)\s*+(?::\s*+)?(?:(?:ca\.?|circa|about|environ|unos|cerca de|ongeveer)\s*+)?\d++"
+    r"(?:\s*+[-–]\s*+\d++)?\s*+(?:min\w*+|minute)\.?$",
+    r"^(?:ca\.?|circa|about|environ|unos|cerca de|ongeveer)?\s*+\d++(?:\s*+[-–]\s*+\d++)?[\s-]*+"
+    r"(?:min\w*|minute)\.?\s*+(?:read|reading|read time|lesezeit|lesedauer|lesen|di lettura"
     r"|lettura|de lecture|de lectura|de leitura|leitura|lectura|leestijd|leesduur|lezen)\.?$",
 )
 # Bylines: a prefix, then names only ("By X", "Von: X", "Di X", "Par X", "Por X", "Door X").
@@ -233,11 +253,11 @@ NAME_MAX_WORDS = 14  # words in all its names
 
 # -- datelines: never stripped, never learned ----------------------------------------------
 DATELINES = (
-    r"^\W*(?:{agencies})\W*[-–—]\s*[^\W\d][^,]{{0,40}},\s*\d",  # (ANSA) - ROMA, 3 DIC -
-    r"^[^\W\d][\w .'’/-]{{0,40}}\((?:{agencies})\)\s*[-–—:]",  # WASHINGTON (Reuters) -
-    r"^[^\W\d][\w .'’/-]{{0,40}},\s*"  # Roma, 3 dicembre / PARIS, 3 déc. / NEW YORK, Dec. 3
-    r"(?:\d{{1,2}}\.?\s*(?:{months})|(?:{months})\.?\s*\d{{1,2}}\b)",
-    r"[-–—]\s*$",  # a short opener that ends with a dash
+    r"^\W*+(?:{agencies})\W*[-–—]\s*+[^\W\d][^,]{{0,40}}+,\s*+\d",  # (ANSA) - ROMA, 3 DIC -
+    r"^[^\W\d][\w .'’/-]{{0,40}}+\((?:{agencies})\)\s*+[-–—:]",  # WASHINGTON (Reuters) -
+    r"^[^\W\d][\w .'’/-]{{0,40}}+,\s*+"  # Roma, 3 dicembre / PARIS, 3 déc. / NEW YORK, Dec. 3
+    r"(?:\d{{1,2}}+\.?\s*+(?:{months})|(?:{months})\.?\s*+\d{{1,2}}\b)",
+    r"[-–—]\s*+$",  # a short opener that ends with a dash
 )
 
 # -- dates in learned keys -----------------------------------------------------------------

@@ -12,54 +12,80 @@ per-site counts live in the state store:
     learned = merge_counts(stored, batch)
     cleaned = [strip_footers(t, learned=learned, rules=rules, site=site) for t in texts]
     store.add_footer_counts(site, batch)
+
+Site patterns (config ``footers.sites``) are the user's regexes on untrusted text: they
+are compiled with the ``regex`` module (``compile_site_pattern``) and each search runs
+under a timeout, on lines up to a length (footer_lines.site_pattern_matches).
 """
 
 from __future__ import annotations
 
 import html
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+
+import regex
 
 from ingest import footer_rules as R
 from ingest.errors import ConfigError
-from ingest.footer_lines import (classifier, clean, fold, is_credit, is_dateline, is_head_meta,
-                                 is_notice, is_paragraph, learnable, line_key, tail_credit)
+from ingest.footer_lines import (SitePattern, classifier, clean, fold, is_credit, is_dateline,
+                                 is_head_meta, is_notice, is_paragraph, learnable, line_key,
+                                 tail_credit)
 from ingest.models import Cleaned
 
-__all__ = ["FooterRules", "candidate_keys", "count_batch", "learnable_keys", "merge_counts",
+__all__ = ["FooterRules", "SitePattern", "candidate_keys", "compile_site_pattern",
+           "count_batch", "count_candidates", "learnable_keys", "merge_counts",
            "strip_footers", "line_key", "is_notice", "is_credit", "is_dateline", "fold"]
+
+
+def compile_site_pattern(pattern: str) -> regex.Pattern:
+    """A ``footers.sites`` pattern as the footer stage runs it: case-insensitive, in the
+    syntax of Python's ``re`` (regex.V0), with the ``regex`` module because only that one
+    can stop a match that takes too long. The config check compiles with this too.
+
+    Raises what the library raises on a bad pattern (regex.error, ValueError,
+    OverflowError, RecursionError); callers name the config key."""
+    return regex.compile(pattern, regex.IGNORECASE | regex.V0)
 
 
 @dataclass(frozen=True)
 class FooterRules:
-    """Config ``footers``: learning on/off, K, and extra regexes per host."""
+    """Config ``footers``: learning on/off, K, and extra regexes per host. Picklable: it
+    goes to the worker processes with each footer job."""
 
     learn: bool = True
     min_count: int = 3  # K: articles of one site a line must recur in
-    site_patterns: Mapping[str, tuple[re.Pattern, ...]] = field(default_factory=dict)
+    site_patterns: Mapping[str, tuple[SitePattern, ...]] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, learn: bool, min_count: int,
                     sites: Mapping[str, Sequence[str]]) -> FooterRules:
-        compiled: dict[str, tuple[re.Pattern, ...]] = {}
+        compiled: dict[str, tuple[SitePattern, ...]] = {}
         for host, patterns in sites.items():
-            found = []
-            for i, pattern in enumerate(patterns):
-                try:
-                    found.append(re.compile(pattern, re.IGNORECASE))
-                except re.error as exc:
-                    raise ConfigError(
-                        f"footers.sites.{host}[{i}]: {pattern!r} is not a valid regular "
-                        f"expression ({exc}); fix it or remove it") from exc
-            compiled[_host(host)] = compiled.get(_host(host), ()) + tuple(found)
+            found = tuple(SitePattern(_host(host), _compiled(host, i, pattern))
+                          for i, pattern in enumerate(patterns))
+            compiled[_host(host)] = compiled.get(_host(host), ()) + found
         return cls(learn=learn, min_count=min_count, site_patterns=compiled)
 
-    def patterns_for(self, site: str) -> tuple[re.Pattern, ...]:
+    def patterns_for(self, site: str) -> tuple[SitePattern, ...]:
         """Patterns of ``site`` and of every parent domain (a host and its subdomains)."""
         parts = _host(site).split(".")
         return tuple(p for i in range(len(parts))
                      for p in self.site_patterns.get(".".join(parts[i:]), ()))
+
+    def for_site(self, site: str) -> FooterRules:
+        """The same rules with only the patterns ``site`` uses: less to pickle per job."""
+        return FooterRules(learn=self.learn, min_count=self.min_count,
+                           site_patterns={_host(site): self.patterns_for(site)})
+
+
+def _compiled(host: str, i: int, pattern: str) -> regex.Pattern:
+    try:
+        return compile_site_pattern(pattern)
+    except (regex.error, ValueError, OverflowError, RecursionError) as exc:
+        raise ConfigError(
+            f"footers.sites.{host}[{i}]: {pattern!r} is not a valid regular "
+            f"expression ({exc}); fix it or remove it") from exc
 
 
 def _host(host: str) -> str:
@@ -86,9 +112,14 @@ def candidate_keys(text: str) -> dict[str, str]:
 
 def count_batch(texts: Sequence[str]) -> dict[str, tuple[int, str]]:
     """``{key: (articles of the batch it occurs in, a sample line)}``."""
+    return count_candidates(candidate_keys(text) for text in texts)
+
+
+def count_candidates(candidates: Iterable[Mapping[str, str]]) -> dict[str, tuple[int, str]]:
+    """``count_batch`` from each text's ``candidate_keys`` (computed in a worker)."""
     counts: dict[str, tuple[int, str]] = {}
-    for text in texts:
-        for key, line in candidate_keys(text).items():
+    for found in candidates:
+        for key, line in found.items():
             n, sample = counts.get(key, (0, line))
             counts[key] = (n + 1, sample)
     return counts

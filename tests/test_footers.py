@@ -3,11 +3,13 @@ site patterns and rights. Golden files are in test_footers_golden.py."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from ingest.errors import ConfigError
-from ingest.footers import (FooterRules, candidate_keys, count_batch, line_key, merge_counts,
-                            strip_footers)
+from ingest.footers import (FooterRules, candidate_keys, compile_site_pattern, count_batch,
+                            count_candidates, line_key, merge_counts, strip_footers)
 
 BODY = [
     "(ANSA) - ROMA, 3 DIC -",
@@ -562,3 +564,121 @@ def test_contributor_line_goes_only_before_another_footer(line: str) -> None:
 def test_tail_trap_before_a_notice_is_kept(line: str) -> None:
     cleaned = strip("\n".join(BODY + [line, "© 2025 Reuters"]))
     assert (cleaned.text, cleaned.removed) == ("\n".join(BODY + [line]), ("© 2025 Reuters",))
+
+
+# -- bounded work on hostile lines --------------------------------------------------------
+# Each reproducer took seconds before the patterns were made unambiguous (figures in
+# bench/patterns.py); now each takes well under a millisecond. The ceiling only tells a
+# runaway from that, on a machine as busy as it may be.
+RUNAWAY = 1.0
+
+
+def _seconds(func, *args) -> tuple[float, object]:
+    started = time.perf_counter()
+    result = func(*args)
+    return time.perf_counter() - started, result
+
+
+@pytest.mark.parametrize("line", [
+    "ANSA" + "/AP" * 22 + "/1",  # each "AP" was both an agency and a short word: 2^22 ways
+    "AP/" * 22 + "1",
+    " , DPA" * 24 + "1",
+], ids=["slashes", "leading-slashes", "commas"])
+def test_agency_signature_rule_is_linear_on_repeated_agencies(line: str) -> None:
+    from ingest import footer_lines as L
+
+    seconds, credit = _seconds(L.is_credit, line)
+    assert credit is False
+    assert seconds < RUNAWAY
+
+
+@pytest.mark.parametrize("line, credit", [
+    ("ap/ap", True), ("AP, dpa", True), ("dpab/ANSA", True), ("ANSA/xyzw", True),
+    ("ANSA/dpab", True), ("AP, apab", True),
+    ("(ANSA/AP)", True), ("sep/aja/PAP/kna", True), ("ANSA/AP/1", False),
+    ("ANSA/abcde", False), ("ansax", False), ("xyz/abc", False), ("AP, dpa, Milano", False),
+])
+def test_agency_signature_takes_each_word_whole(line: str, credit: bool) -> None:
+    """Short words before the first agency, then agencies and short words: an agency
+    that is also a short word ("ap") is taken once, as either."""
+    from ingest import footer_lines as L
+
+    assert L.is_credit(line) is credit
+
+
+def test_contributor_rules_are_linear_on_spaces_an_accent_leaves() -> None:
+    """"´" cleans to a space and a combining accent; dropping the accents leaves a run of
+    spaces the names group and the space before the verb both matched (cubic)."""
+    from ingest import footer_lines as L
+
+    line = L._unaccent(L.clean("\u00b4" * 400 + "!"))
+    assert line.strip() == "!"
+    started = time.perf_counter()
+    assert all(p.match(line) is None for p in L._CONTRIBUTOR)
+    assert time.perf_counter() - started < RUNAWAY
+    assert L.tail_credit("\u00b4" * 200 + "!") is None
+
+
+# -- site patterns: the user's regexes ------------------------------------------------------
+def test_a_site_pattern_that_backtracks_on_prose_is_bounded() -> None:
+    rules = FooterRules.from_config(True, 3, {"ansa.it": [r"(\w+\s?)+©"]})
+    line = "word " * 7 + "!"  # Python's re: seconds, growing ~8x with each word
+    seconds, cleaned = _seconds(strip, "\n".join(BODY + [line]), None, rules, "ansa.it")
+    assert cleaned.removed == ()
+    assert seconds < RUNAWAY
+
+
+def test_a_site_pattern_that_times_out_keeps_the_line_and_warns_once(monkeypatch,
+                                                                      caplog) -> None:
+    from ingest import footer_lines as L
+
+    monkeypatch.setattr(L, "_timed_out", set())
+    pattern = r"(?:\w|\w\w)+x"  # exponential in the regex module too: it meets the timeout
+    rules = FooterRules.from_config(True, 3, {"ansa.it": [pattern]})
+    texts = ["\n".join(BODY + ["x" + letter * 45 + "!"]) for letter in "ab"]
+    with caplog.at_level("WARNING", logger="ingest.footers"):
+        seconds, cleaned = _seconds(strip, texts[0], None, rules, "ansa.it")
+        assert strip(texts[1], rules=rules, site="www.ansa.it").text == texts[1]
+    assert cleaned.text == texts[0]  # timed out: not matched, so the line is kept
+    assert seconds < RUNAWAY
+    warnings = [r.getMessage() for r in caplog.records if r.name == "ingest.footers"]
+    assert len(warnings) == 1, warnings  # one per pattern, not one per line
+    assert pattern in warnings[0] and "footers.sites.ansa.it" in warnings[0]
+    assert "simplify" in warnings[0]
+
+
+def test_site_patterns_never_look_at_a_line_longer_than_the_cap() -> None:
+    from ingest import footer_rules as R
+
+    rules = FooterRules.from_config(True, 3, {"ansa.it": [r"^x+$"]})
+    for n, removed in ((R.SITE_PATTERN_MAX_CHARS, True), (R.SITE_PATTERN_MAX_CHARS + 1, False)):
+        text = "\n".join(BODY[1:] + ["x" * n])
+        assert bool(strip(text, rules=rules, site="ansa.it").removed) is removed, n
+
+
+def test_footer_rules_travel_pickled_with_their_site_patterns() -> None:
+    import pickle
+
+    rules = FooterRules.from_config(False, 4, {"ansa.it": [r"^segui ansa"], "x.com": ["y"]})
+    one = rules.for_site("video.ansa.it")
+    assert [p.pattern.pattern for p in one.patterns_for("video.ansa.it")] == [r"^segui ansa"]
+    assert one.patterns_for("x.com") == ()
+    text = "\n".join(BODY + [PROMO])
+    for copy in (pickle.loads(pickle.dumps(rules)), pickle.loads(pickle.dumps(one))):
+        assert (copy.learn, copy.min_count) == (False, 4)
+        assert strip(text, rules=copy, site="video.ansa.it").removed == (PROMO,)
+
+
+def test_compile_site_pattern_is_the_re_syntax_case_insensitive() -> None:
+    import regex
+
+    pattern = compile_site_pattern(r"^Segui (?:ANSA|AGI)\b")
+    assert pattern.search("segui ansa su X") and not pattern.search("non segui ansa")
+    for bad in ("(unterminated", "[z-a]", "x{3,1}"):
+        with pytest.raises(regex.error):
+            compile_site_pattern(bad)
+
+
+def test_count_candidates_counts_what_count_batch_counts() -> None:
+    texts = ["\n".join(story(n) + ["Segui ANSA"]) for n in range(3)]
+    assert count_candidates(candidate_keys(t) for t in texts) == count_batch(texts)

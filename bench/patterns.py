@@ -1,0 +1,89 @@
+"""Worst-case time of every built-in regex on adversarial text; prints Markdown tables.
+
+    python bench/patterns.py [NAME_PART ...]    # only the patterns whose name holds one
+
+The patterns and the inputs are those of tests/test_patterns_bounded.py: every compiled
+pattern at module level in ingest, plus each entry of the footer tables, and, per
+pattern, the adversarial inputs tests/redos.py builds from it (pieces of the pattern
+repeated, a suffix that makes the match fail late). Columns: the pattern, its slowest
+input at 200 characters (shortened), the time of that input's search, and the same at
+2,000 characters; a time is one search, best of three when it passes the ceiling (the
+tests' 50 ms; the search stops growing there, so its input may be shorter). The test
+asserts the same ceiling at 250 characters, the longest line a built-in rule looks at.
+
+The second table times the hardening issue's reproducers through the functions that
+meet them in the daemon.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+from redos import worst_case  # noqa: E402
+from test_patterns_bounded import LINE_CEILING, PATTERNS  # noqa: E402
+
+from ingest.footer_lines import is_credit, tail_credit  # noqa: E402
+from ingest.htmltext import html_to_text  # noqa: E402
+
+REPRODUCERS = (
+    ("agency signature, n = 22", is_credit, "ANSA" + "/AP" * 22 + "/1"),
+    ("agency signature, 200 chars", is_credit, "ANSA" + "/AP" * 65 + "/1"),
+    ("agency commas", is_credit, " , DPA" * 33 + "1"),
+    ("contributor accents", tail_credit, "\u00b4" * 200 + "!"),
+    ("html tag starts, 200 KB", html_to_text, "<a" * 100_000),
+    ("html doctype subsets, 200 KB", html_to_text, "<!DOCTYPE[" * 20_000),
+    ("html <html>", html_to_text, "<html>"),
+)
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f}"
+
+
+def _shown(text) -> str:
+    text = text.decode("latin-1") if isinstance(text, bytes) else text
+    shown = repr(text[:40]) + ("…" if len(text) > 40 else "")
+    return shown.replace("|", "\\|")
+
+
+def pattern_rows(only: list[str]) -> list[str]:
+    rows = ["| pattern | worst input (200) | ms at 200 | ms at 2,000 |",
+            "|---|---|---:|---:|"]
+    for name, pattern in sorted(PATTERNS.items()):
+        if only and not any(part in name for part in only):
+            continue
+        short = worst_case(pattern, 200, LINE_CEILING)
+        long = worst_case(pattern, 2_000, LINE_CEILING)
+        rows.append(f"| {name} | {_shown(short.text)} | {_ms(short.seconds)} | "
+                    f"{_ms(long.seconds)} |")
+    return rows
+
+
+def reproducer_rows() -> list[str]:
+    rows = ["| reproducer | function | ms (best of 3) |", "|---|---|---:|"]
+    for label, func, text in REPRODUCERS:
+        best = min(_timed(func, text) for _ in range(3))
+        rows.append(f"| {label} | {func.__name__} | {_ms(best)} |")
+    return rows
+
+
+def _timed(func, text) -> float:
+    started = time.perf_counter()
+    func(text)
+    return time.perf_counter() - started
+
+
+def main(argv: list[str]) -> int:
+    print(f"Regex worst cases: {len(PATTERNS)} patterns, ceiling {_ms(LINE_CEILING)} ms\n")
+    print("\n".join(pattern_rows(argv)))
+    print("\nReproducers of the hardening issue\n")
+    print("\n".join(reproducer_rows()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

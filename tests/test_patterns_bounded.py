@@ -1,0 +1,150 @@
+"""Every built-in regex of ingest runs in bounded time on adversarial text.
+
+The patterns are collected, not listed: every compiled pattern at module level in every
+module of the package (alone, or in a tuple, list or dict), plus each entry of the footer
+tables that footer_lines joins into one pattern. tests/redos.py builds the inputs from
+each pattern itself and grows them until they reach the length or a search passes the
+ceiling; a failure names the pattern ("footer_lines._CREDIT") and its slowest input.
+
+Why the ceilings separate runaway from fine, on a machine as busy as CI may be:
+- A line (250 characters, the longest a built-in footer rule looks at): every pattern
+  that is linear there takes microseconds to under a millisecond (bench/patterns.py
+  prints the figures); the runaway ones this test was written against took 0.1-0.4 s
+  (cubic) to hours (exponential) at that length. 50 ms is far from both.
+- A document (50,000 characters) for the patterns that meet whole pages, feeds and
+  fragments: linear ones take a few ms to ~20 ms there; the quadratic ones took 0.9 s
+  (a tag) and 2 s (a doctype) at that length. 0.25 s sits between.
+Lines are what the footer stage gives its patterns: it checks a line's length first.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import ingest
+from ingest.footer_rules import LONG_LINE
+from redos import package_patterns, worst_case
+
+LINE, LINE_CEILING = LONG_LINE, 0.05
+DOCUMENT, DOCUMENT_CEILING = 50_000, 0.25
+# Modules whose patterns meet whole documents; and footer_lines' patterns that run on a
+# line before (or without) a length check.
+DOCUMENT_MODULES = ("extract", "feeds", "feed_bytes", "htmltext", "page_bounds", "page_decoding")
+UNCHECKED_LINE_PATTERNS = ("footer_lines._BULLET", "footer_lines._LIST_ITEM",
+                           "footer_lines._SENTENCE_END")
+
+
+def _table_patterns() -> dict[str, re.Pattern]:
+    """Each entry of the footer tables footer_lines joins into one pattern, compiled as it
+    compiles them: a slow entry is named, and each gets inputs of its own."""
+    from ingest import footer_lines as L
+    from ingest import footer_rules as R
+
+    tables = {"MARKS": R.MARKS, "CREDIT_LINES": R.CREDIT_LINES, "DATELINES": R.DATELINES,
+              "READING_TIME": R.READING_TIME, "TRANSLATION_LABELS": R.TRANSLATION_LABELS}
+    found = {f"footer_rules.{name}[{i}]": L._any([p], **L._fmt)
+             for name, table in tables.items() for i, p in enumerate(table)}
+    found.update({f"footer_rules.RIGHTS_PHRASES[{lang!r}][{i}]": re.compile(L._unaccent(p))
+                  for lang, phrases in R.RIGHTS_PHRASES.items() for i, p in enumerate(phrases)})
+    return found
+
+
+MODULE_PATTERNS, IMPORT_ERRORS = package_patterns(ingest)
+PATTERNS = {**MODULE_PATTERNS, **_table_patterns()}
+DOCUMENT_PATTERNS = {name: p for name, p in PATTERNS.items()
+                     if name.split(".")[0] in DOCUMENT_MODULES
+                     or name.split("[")[0] in UNCHECKED_LINE_PATTERNS}
+
+
+def test_every_module_imports() -> None:
+    assert not IMPORT_ERRORS, f"their patterns go unchecked: {IMPORT_ERRORS}"
+
+
+def test_the_collection_finds_the_footer_tables_and_other_modules() -> None:
+    names = set(PATTERNS)
+    assert {"footer_lines._CREDIT", "footer_lines._WIRE[0]", "htmltext._DOCTYPE",
+            "footer_rules.CREDIT_LINES[3]", "footer_rules.RIGHTS_PHRASES['it'][0]"} <= names
+    assert len({name.split(".")[0] for name in names}) >= 5
+
+
+@pytest.mark.parametrize("name", sorted(PATTERNS))
+def test_pattern_is_bounded_on_adversarial_lines(name: str) -> None:
+    worst = worst_case(PATTERNS[name], LINE, LINE_CEILING)
+    assert worst.seconds < LINE_CEILING, (
+        f"{name} took {worst.seconds * 1000:.0f} ms on {len(worst.text)} characters: "
+        f"{worst.text[:120]!r}")
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENT_PATTERNS))
+def test_document_pattern_is_bounded_on_long_text(name: str) -> None:
+    worst = worst_case(DOCUMENT_PATTERNS[name], DOCUMENT, DOCUMENT_CEILING, thorough=False)
+    assert worst.seconds < DOCUMENT_CEILING, (
+        f"{name} took {worst.seconds * 1000:.0f} ms on {len(worst.text)} characters: "
+        f"{worst.text[:120]!r}")
+
+
+@pytest.mark.parametrize("pattern, kind", [
+    (r"^(\w+\s?)+$", "exponential"),  # the shape of a user's footer pattern gone wrong
+    (r"^\s*\s*\s*\s*!$", "quartic"),
+])
+def test_the_helper_finds_a_runaway_pattern_quickly(pattern: str, kind: str) -> None:
+    started = time.perf_counter()
+    worst = worst_case(re.compile(pattern), LINE, LINE_CEILING)
+    assert worst.seconds > LINE_CEILING, kind
+    assert time.perf_counter() - started < 30  # grown step by step, never run for hours
+
+
+def test_the_helper_finds_a_quadratic_document_pattern() -> None:
+    worst = worst_case(re.compile(r"<[a-z][^>]*>"), DOCUMENT, DOCUMENT_CEILING, thorough=False)
+    assert worst.seconds > DOCUMENT_CEILING and len(worst.text) < DOCUMENT
+
+
+# -- htmltext: every feed title and summary --------------------------------------------------
+RUNAWAY = 1.0  # the first two took 5 s to 30 s on 200 KB; they take milliseconds now
+
+
+@pytest.mark.parametrize("fragment", ["<a" * 100_000, "<!DOCTYPE[" * 20_000,
+                                      "<!DOCTYPE" * 20_000, "<" * 200_000],
+                         ids=["tag-starts", "doctype-subsets", "doctypes", "angles"])
+def test_html_to_text_is_linear_on_hostile_fragments(fragment: str) -> None:
+    from ingest.htmltext import html_to_text
+
+    started = time.perf_counter()
+    assert isinstance(html_to_text(fragment), str)
+    assert time.perf_counter() - started < RUNAWAY
+
+
+@pytest.mark.parametrize("fragment, text", [
+    ("<html>", ""),  # a title written &lt;html&gt;: lxml's "too many bodies"
+    ("<!DOCTYPE html><html>", ""),
+    ("<b>x</b>\x0c", "x"),  # a control character: lxml refuses the string
+    ("<a <b>c</b>", "c"),  # and markup it takes as it comes
+    ('<!DOCTYPE x [<!ENTITY e "]>">]><p>kept</p>', "kept"),  # a "]>" in a quoted value
+])
+def test_html_to_text_of_markup_lxml_refuses(fragment: str, text: str) -> None:
+    from ingest.htmltext import html_to_text
+
+    assert html_to_text(fragment) == text
+
+
+_MARKUP = st.sampled_from(["<", ">", "</", "<!DOCTYPE", "[", "]", "<!--", "-->", "<html>",
+                           "<body>", "<head>", "<p>", "&amp;", "&#0;", "&#x110000;", "&",
+                           "\x00", "\ud800", "\x0c", '"', "'", "<![CDATA[", "]]>", "<?xml",
+                           "?>", "<script>", "<frameset>", "a", " "])
+# A fragment may open like a whole document ("<html>", a doctype) and hold no text at all.
+_OPENING = st.sampled_from(["", "<html>", "<!DOCTYPE html>", "<html><head>", " <html>"])
+
+
+@pytest.mark.fuzz
+@given(_OPENING, st.one_of(st.lists(_MARKUP, max_size=6).map("".join),
+                           st.lists(st.one_of(_MARKUP, st.text(max_size=8)), max_size=40)
+                           .map("".join)))
+def test_html_to_text_never_raises(opening: str, fragment: str) -> None:
+    from ingest.htmltext import html_to_text
+
+    assert isinstance(html_to_text(opening + fragment), str)
