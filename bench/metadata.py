@@ -36,7 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from ingest.errors import SkipEntry
-from ingest.extract import decode_html, extract_article
+from ingest.extract import extract_article
+from ingest.page_decoding import decode_html
 
 SOURCES = ("fundus", "newspaper4k", "trafilatura")
 COVERAGE = ("site_name", "canonical_url", "image", "description", "language")

@@ -3,85 +3,29 @@
 `extract_article` runs in worker processes (see `ingest.workers`): it is a
 plain function of bytes to a small picklable `Article`, so nothing heavy ever
 crosses the process boundary twice and the event loop never parses HTML.
+
+Its work is linear in the page, before any deadline: bytes are decoded with text
+encodings only (`ingest.page_decoding`), and trafilatura, whose patterns and fallback
+extractor take quadratic time on some inputs, is handed a page and a tree shaped to keep
+them linear (`ingest.page_bounds`). It returns an Article or raises SkipEntry.
 """
 
 from __future__ import annotations
 
-import codecs
-import functools
 import re
 
 from ingest.errors import SkipEntry
 from ingest.models import Article
+from ingest.page_bounds import many_blocks, tame_tree, without_broken_doctype, xpath
+from ingest.page_decoding import decode_html
 
-_META_CHARSET = re.compile(
-    rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.IGNORECASE)
-_HTTP_CHARSET = re.compile(r"""charset\s*=\s*["']?([^"';\s]+)""", re.IGNORECASE)
-_HTML_LANG = re.compile(r"""<html[^>]*?\blang\s*=\s*["']?([a-zA-Z]{2,3})(?:[-_][a-zA-Z0-9]+)*""",
-                        re.IGNORECASE)
-_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
-         (codecs.BOM_UTF16_BE, "utf-16-be"))
-# WHATWG: these labels mean windows-1252 in a browser.
-_ALIASES = {"iso-8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252",
-            "us-ascii": "cp1252", "ascii": "cp1252", "iso8859-1": "cp1252", "gb2312": "gb18030",
-            "gbk": "gb18030", "x-sjis": "shift_jis"}
-_PRESCAN = 4096
-_MIN_TEXT = 50  # characters  # browsers look at 1024 bytes; real pages put <meta> later
-
-
-def decode_html(content: bytes, content_type: str = "") -> str:
-    """Decode page bytes like a browser: BOM, (valid UTF-8), HTTP charset, <meta>, detection."""
-    for bom, codec in _BOMS:
-        if content.startswith(bom):
-            return content[len(bom):].decode(codec, errors="replace")
-    # Bytes that are valid UTF-8 are UTF-8, whatever the label says: text in a
-    # legacy charset is practically never valid UTF-8, while pages re-encoded
-    # to UTF-8 under a stale "iso-8859-1" or "gb2312" label are common.
-    try:
-        return content.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    for label in (_charset_from_header(content_type), _charset_from_meta(content)):
-        codec = _codec(label)
-        if codec:
-            return content.decode(codec, errors="replace")
-    return content.decode(_detect_charset(content), errors="replace")
-
-
-def _detect_charset(content: bytes) -> str:
-    """Detection for undeclared pages; among equally plausible single-byte
-    guesses prefer windows-1252, as browsers in Western locales do."""
-    from charset_normalizer import from_bytes  # only for undeclared, non-UTF-8 pages
-
-    matches = list(from_bytes(content[:200_000]))
-    if not matches:
-        return "cp1252"
-    best = min(m.chaos for m in matches)
-    tied = [m.encoding for m in matches if m.chaos <= best + 0.01]
-    return "cp1252" if "cp1252" in tied else tied[0]
-
-
-def _charset_from_header(content_type: str) -> str | None:
-    match = _HTTP_CHARSET.search(content_type or "")
-    return match.group(1) if match else None
-
-
-def _charset_from_meta(content: bytes) -> str | None:
-    match = _META_CHARSET.search(content[:_PRESCAN])
-    return match.group(1).decode("ascii", "ignore") if match else None
-
-
-def _codec(label: str | None) -> str | None:
-    if not label:
-        return None
-    label = label.strip().lower()
-    label = _ALIASES.get(label, label)
-    try:
-        name = codecs.lookup(label).name
-    except LookupError:
-        return None
-    # A page that says UTF-16 in <meta> is really ASCII-compatible (WHATWG).
-    return "utf-8" if name.startswith("utf-16") else name
+# Possessive quantifiers and bounded windows throughout: every pattern here runs on
+# untrusted bytes or text, and must cost time linear in it.
+_HTML_TAG = re.compile(r"<html\b[^>]*+", re.IGNORECASE)
+_LANG_ATTRIBUTE = re.compile(r"""\blang\s*+=\s*+["']?+([a-zA-Z]{2,3})""", re.IGNORECASE)
+_MIN_TEXT = 50  # characters
+_MAX_ERROR = 300  # characters of an extractor's exception quoted in a skip reason
+_LANG_PRESCAN = 16384  # characters of the page searched for its <html lang>
 
 
 def extract_article(content: bytes, url: str, content_type: str = "",
@@ -90,20 +34,28 @@ def extract_article(content: bytes, url: str, content_type: str = "",
     """Main text and metadata of an article page.
 
     SkipEntry('no_text') if it has no article text, SkipEntry('extract_failed') if the
-    extractor raised on it. ``feed_title`` (the entry's title in the feed) helps drop a
-    headline that the extractor left at the top of the text. ``need_date=False`` and
-    ``need_authors=False`` (the feed dates the entry / names its authors) spare the
-    searches for them beyond the page's head (see `_metadata`). ``need_language=False``
-    (the feed declares a language) skips detection, so the langid model is never loaded.
+    extractor raised on it; nothing else. ``feed_title`` (the entry's title in the feed)
+    helps drop a headline that the extractor left at the top of the text.
+    ``need_date=False`` and ``need_authors=False`` (the feed dates the entry / names its
+    authors) spare the searches for them beyond the page's head (see `_metadata`).
+    ``need_language=False`` (the feed declares a language) skips detection, so the
+    langid model is never loaded.
     """
     html = decode_html(content, content_type)
     try:
-        text, meta = _text_and_metadata(html, url, need_date=need_date,
-                                        need_authors=need_authors)
+        return _article(html, url, feed_title, need_date=need_date,
+                        need_language=need_language, need_authors=need_authors)
     except SkipEntry:
         raise
     except Exception as exc:  # an extractor bug that a page trips costs that page, not the run
-        raise SkipEntry("extract_failed", f"{url}: the extractor failed: {exc!r}") from exc
+        raise SkipEntry("extract_failed",
+                        f"{url}: the extractor failed: {repr(exc)[:_MAX_ERROR]}") from exc
+
+
+def _article(html: str, url: str, feed_title: str | None, *, need_date: bool,
+             need_language: bool, need_authors: bool) -> Article:
+    text, meta = _text_and_metadata(html, url, need_date=need_date,
+                                    need_authors=need_authors)
     title = (meta.title or "").strip() or None
     text = _drop_title(text, (title, feed_title))
     language = _page_language(html)
@@ -125,10 +77,14 @@ def extract_article(content: bytes, url: str, content_type: str = "",
 def _text_and_metadata(html: str, url: str, *, need_date: bool, need_authors: bool):
     import trafilatura  # heavy: imported once per worker process
 
-    tree = trafilatura.load_html(html)  # parsed once: bare_extraction works on a copy
+    # Parsed once: bare_extraction works on a copy, the metadata passes on this tree.
+    tree = trafilatura.load_html(without_broken_doctype(html))
+    if tree is not None:
+        tame_tree(tree)
     doc = None if tree is None else trafilatura.bare_extraction(
         tree, url=url, with_metadata=False, include_comments=False,
-        include_tables=True, include_images=False, deduplicate=False)
+        include_tables=True, include_images=False, deduplicate=False,
+        fast=many_blocks(tree))
     text = (doc.text or "").strip() if doc is not None else ""
     if len(text) < _MIN_TEXT:  # a menu word or a caption is not an article
         raise SkipEntry("no_text", f"{url}: the extractor found no article text")
@@ -173,9 +129,9 @@ _BYLINE_TAGS = "//author|//rel/.."
 
 
 def _byline_elements(tree) -> list:
-    found = [value.getparent() for value in _xpath(_BYLINE_ATTRIBUTES)(tree)
+    found = [value.getparent() for value in xpath(_BYLINE_ATTRIBUTES)(tree)
              if _BYLINE_WORDS.search(value.lower())]
-    return found + _xpath(_BYLINE_TAGS)(tree)
+    return found + xpath(_BYLINE_TAGS)(tree)
 
 
 def _byline_tree(tree, bylines: list):
@@ -228,17 +184,9 @@ def _head_tree(tree):
     if head is not None:
         root.append(deepcopy(head))
     root.append(body)
-    for element in _xpath(_HEAD_TREE_PARTS)(tree):
+    for element in xpath(_HEAD_TREE_PARTS)(tree):
         body.append(deepcopy(element))
     return root
-
-
-@functools.cache
-def _xpath(expression: str):
-    """``expression`` compiled once per worker (lxml comes with trafilatura, in workers)."""
-    from lxml.etree import XPath
-
-    return XPath(expression)
 
 
 def _drop_title(text: str, titles: tuple[str | None, ...]) -> str:
@@ -261,5 +209,9 @@ def _detect(text: str) -> str | None:
 
 
 def _page_language(html: str) -> str | None:
-    match = _HTML_LANG.search(html[:_PRESCAN * 4])
-    return match.group(1).lower() if match else None
+    """The language in the first <html> tag (within the first 16 KB) that names one."""
+    for tag in _HTML_TAG.finditer(html[:_LANG_PRESCAN]):  # each tag read once, to its ">"
+        match = _LANG_ATTRIBUTE.search(tag.group())
+        if match:
+            return match.group(1).lower()
+    return None

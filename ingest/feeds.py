@@ -4,6 +4,11 @@ feedparser is given the raw bytes plus the HTTP headers (content type for the
 charset, Content-Location for the base URL), so encodings and relative links
 resolve as the server meant. Its HTML sanitiser is off: we never render the
 feed's HTML, we only turn it into plain text.
+
+Before feedparser sees the bytes, `ingest.feed_bytes.prepare` shapes them so that its
+work on them is linear in their size (see there).
+
+One entry that cannot be read costs that entry, counted in ParsedFeed.warning.
 """
 
 from __future__ import annotations
@@ -16,20 +21,23 @@ from datetime import datetime, timezone
 import feedparser
 
 from ingest.errors import FeedParseError
+from ingest.feed_bytes import COMMENT, prepare
 from ingest.htmltext import html_to_text
 from ingest.models import Entry, ParsedFeed
 
 log = logging.getLogger("ingest.feeds")
 
-_XML_ENCODING = re.compile(r"""(<\?xml[^>]*encoding=["'])[^"']*(["'])""")
-_HTML_START = re.compile(rb"\s*(<!--.*?-->\s*)*<(!doctype\s+html|html[\s>])", re.IGNORECASE | re.DOTALL)
+# Untrusted bytes: possessive repeats (see ingest.feed_bytes).
+_HTML_START = re.compile(rb"\A(?:" + COMMENT + rb"\s*+)*+<(?:!doctype\s++html|html[\s>])",
+                         re.IGNORECASE)  # anchored: a run of comments is read once
 _PERIOD_SECONDS = {"hourly": 3600, "daily": 86400, "weekly": 604800,
                    "monthly": 2592000, "yearly": 31536000}
+_MAX_ERROR = 200  # characters of an exception's text quoted in a warning
 
 
 def parse_feed(content: bytes, *, url: str, content_type: str = "") -> ParsedFeed:
     """Parse a feed document; raise FeedParseError when it holds no usable feed."""
-    content, content_type = _prepare(content, content_type)
+    content, content_type = prepare(content, content_type)
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
@@ -39,35 +47,59 @@ def parse_feed(content: bytes, *, url: str, content_type: str = "") -> ParsedFee
     except Exception as exc:  # feedparser raises little, but never let it escape
         raise FeedParseError(f"{url}: feed parser failed: {exc}") from exc
     problem = _bozo_message(parsed)
-    entries = tuple(e for e in (_entry(raw) for raw in parsed.entries) if e is not None)
-    if not entries and _HTML_START.match(content[:1024]):
+    entries, dropped = _entries(parsed.entries)
+    if not entries and _HTML_START.match(content[:1024].lstrip()):
         raise FeedParseError(f"{url}: not a feed: the server sent an HTML page"
                              f" ({content_type or 'no content type'})")
     if not entries and problem and not _is_empty_feed(parsed):
         raise FeedParseError(f"{url}: not a usable feed ({problem})")
     if not entries and not parsed.get("version"):
         raise FeedParseError(f"{url}: not a feed (no RSS, Atom or RDF root element)")
-    meta = parsed.feed
+    meta, unreadable = parsed.feed, []
     return ParsedFeed(
         entries=entries,
-        title=html_to_text(meta.get("title")),
-        language=(meta.get("language") or "").strip() or None,
-        rights=html_to_text(meta.get("rights")) or None,
+        title=_feed_text(meta, "title", unreadable),
+        language=_stripped(meta.get("language")),
+        rights=_feed_text(meta, "rights", unreadable) or None,
         ttl=_minutes(meta.get("ttl")),
         update_period=_update_period(meta),
-        warning=problem if entries else None,
+        warning="; ".join(filter(None, (problem if entries else None, dropped,
+                                        *unreadable))) or None,
     )
 
 
-def _prepare(content: bytes, content_type: str) -> tuple[bytes, str]:
-    """Fix two common breakages expat rejects: whitespace before the XML
-    declaration, and UTF-16 without a byte-order mark."""
-    if content[:2] in (b"<\x00", b"\x00<"):
-        codec = "utf-16-le" if content[0] == 0x3C else "utf-16-be"
-        text = content.decode(codec, errors="replace")
-        text = _XML_ENCODING.sub(r"\1utf-8\2", text, count=1)
-        return text.encode("utf-8"), "application/xml; charset=utf-8"
-    return content.lstrip(b" \t\r\n"), content_type
+def _entries(raws) -> tuple[tuple[Entry, ...], str | None]:
+    """The feed's entries, and a note on those that could not be read (None if none)."""
+    entries, failures = [], []
+    for raw in raws:
+        try:
+            entry = _entry(raw)
+        except Exception as exc:  # noqa: BLE001 - one odd item costs that item, not the feed
+            failures.append(exc)
+            continue
+        if entry is not None:
+            entries.append(entry)
+    if not failures:
+        return tuple(entries), None
+    return tuple(entries), (f"dropped {len(failures)} of {len(raws)} items that could not"
+                            f" be read (first: {_describe(failures[0])})")
+
+
+def _feed_text(meta, key: str, unreadable: list[str]) -> str:
+    """A feed-level text field; one that cannot be read is empty, and noted."""
+    try:
+        return html_to_text(meta.get(key))
+    except Exception as exc:  # noqa: BLE001 - a cosmetic field is never worth the feed
+        unreadable.append(f"the feed's {key} could not be read ({_describe(exc)})")
+        return ""
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:_MAX_ERROR]}"
+
+
+def _stripped(value) -> str | None:
+    return (value.strip() or None) if isinstance(value, str) else None
 
 
 def _bozo_message(parsed) -> str | None:

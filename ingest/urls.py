@@ -1,10 +1,37 @@
-"""Article identity: links normalised without network access, and stable ids."""
+"""Article identity: links normalised without network access, and stable ids.
+
+Two links are the same article when their normalised forms are equal. `normalize_url`
+treats these spellings of a web address (one with a host) as equal:
+
+- scheme and host in any case (``HTTPS://WWW.Site.IT`` is ``https://www.site.it``);
+- a host with or without its trailing dot;
+- an internationalised host and its ASCII ``xn--`` form: non-ASCII hosts are written
+  in the ``xn--`` form (IDNA 2008 with UTS #46 mapping, as browsers do; IDNA 2003 where
+  IDNA 2008 refuses the name, e.g. ``i❤.ws``); a host neither accepts stays lower-cased;
+- the scheme's default port written or not (``:80`` for http, ``:443`` for https);
+- with or without a fragment (``#comments``);
+- with or without tracking parameters (``utm_*``, ``fbclid``...); the other query
+  parameters keep their order and spelling;
+- percent-encodings in any hex case (``%7e`` is ``%7E``), and an unreserved character
+  percent-encoded or not (``%7E`` is ``~``, ``%41`` is ``A``; RFC 3986 2.3), in the path
+  and the query;
+- dot segments (``/a/./b/../c`` is ``/a/c``; RFC 3986 5.2.4);
+- no path and ``/``.
+
+Userinfo (``user:pw@``) is dropped. Everything else is kept as written: path case, the
+other percent-encodings, ``+`` signs in the query. A string that is not a web address with a host (no
+host, a malformed IPv6 literal, a host that urllib refuses) comes back stripped and
+otherwise unchanged; `article_key` then identifies the entry by its GUID instead.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
-from urllib.parse import unquote_plus, urlsplit, urlunsplit
+import string
+from urllib.parse import SplitResult, unquote_plus, urlsplit, urlunsplit
+
+import idna
 
 # Query parameters that only track the reader, never select the article.
 _TRACKING = re.compile(
@@ -14,41 +41,116 @@ _TRACKING = re.compile(
     r"|ito|s_cid|sr_share|ocid)$",
     re.IGNORECASE,
 )
+_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
+_MAX_HOST = 253  # DNS's limit: a longer "host" is not a name IDNA should spend time on
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def normalize_url(url: str) -> str:
-    """Canonical form of a link for de-duplication.
+    """Canonical form of a link for de-duplication (the equivalences are listed above).
 
-    Lower-cases scheme and host, drops the default port, the fragment and
-    tracking parameters; keeps everything else (path case, parameter order).
+    Never raises: a string that is not a web address with a host comes back stripped.
     """
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").rstrip(".")
+    return _normalized(url) or url.strip()
+
+
+def _normalized(url: str) -> str | None:
+    """The canonical form, or None when ``url`` has no host urllib can read."""
     try:
-        port = parts.port
+        parts = urlsplit(url.strip())
+        host = parts.hostname  # validates bracketed IPv6 literals, raises on bad ones
     except ValueError:
-        port = None
-    netloc = host if port in (None, DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
-    if ":" in host and not host.startswith("["):  # IPv6 literal
-        netloc = f"[{host}]" + (f":{port}" if port not in (None, DEFAULT_PORTS.get(scheme)) else "")
-    # Filter the raw pairs so the kept ones stay byte-for-byte as the feed wrote them.
-    query = "&".join(pair for pair in parts.query.split("&")
-                     if pair and not _TRACKING.match(unquote_plus(pair.split("=", 1)[0])))
-    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+        return None
+    # The trailing dot goes after IDNA too, which maps "。" (and its kin) to ".".
+    host = _ascii_host((host or "").rstrip(".")).rstrip(".")
+    if not host:
+        return None
+    scheme = parts.scheme.lower()
+    netloc = f"[{host}]" if ":" in host else host  # an IPv6 literal keeps its brackets
+    port = _port(parts)
+    if port not in (None, DEFAULT_PORTS.get(scheme)):
+        netloc = f"{netloc}:{port}"
+    path = _remove_dot_segments(_normalize_percent(parts.path)) or "/"
+    return urlunsplit((scheme, netloc, path, _kept_query(parts.query), ""))
+
+
+def _ascii_host(host: str) -> str:
+    """A lower-cased host, non-ASCII names in their IDNA ``xn--`` form."""
+    host = host.lower()
+    if host.isascii() or len(host) > _MAX_HOST:
+        return host
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except UnicodeError:  # idna.IDNAError is one; the name is outside IDNA 2008
+        pass
+    try:
+        return host.encode("idna").decode("ascii")  # IDNA 2003: wider (symbols, emoji)
+    except UnicodeError:
+        return host
+
+
+def _port(parts: SplitResult) -> int | None:
+    try:
+        return parts.port
+    except ValueError:  # not a number, or out of range: not a port we can keep
+        return None
+
+
+def _kept_query(query: str) -> str:
+    """The query without tracking parameters; kept pairs stay in order, as written
+    (but for the percent-encoding normalisation)."""
+    return "&".join(_normalize_percent(pair) for pair in query.split("&")
+                    if pair and not _TRACKING.match(unquote_plus(pair.split("=", 1)[0])))
+
+
+def _normalize_percent(text: str) -> str:
+    """Upper-case hex in percent-encodings; decode those of unreserved characters."""
+    return _PERCENT.sub(_percent_octet, text) if "%" in text else text
+
+
+def _percent_octet(match: re.Match) -> str:
+    char = chr(int(match.group(1), 16))
+    return char if char in _UNRESERVED else "%" + match.group(1).upper()
+
+
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986 5.2.4 on an absolute path: ``.`` and ``..`` segments resolved."""
+    if not path.startswith("/") or "." not in path:
+        return path
+    segments = path.split("/")[1:]
+    kept: list[str] = []
+    for i, segment in enumerate(segments):
+        last = i == len(segments) - 1
+        if segment == "..":
+            if kept:
+                kept.pop()
+        elif segment != ".":
+            kept.append(segment)
+            continue
+        if last:  # "/a/b/.." is "/a/": the directory, with its slash
+            kept.append("")
+    return "/" + "/".join(kept)
 
 
 def site_of(url: str) -> str:
     """The site an article belongs to, for footer learning: host without ``www.``."""
-    host = (urlsplit(url).hostname or "").lower()
-    return host[4:] if host.startswith("www.") else host
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:  # a malformed IPv6 literal: no site to learn for
+        return ""
+    return host.removeprefix("www.")
 
 
 def article_key(link: str | None, guid: str | None) -> str | None:
-    """The identity string of an entry: its normalised link, else its GUID."""
-    if link and urlsplit(link).scheme in ("http", "https"):
-        return normalize_url(link)
+    """The identity string of an entry: its normalised web link, else its GUID.
+
+    A link that is not an http(s) address with a host (a tag: URI, a malformed IPv6
+    literal...) does not identify the entry; its GUID does, if it has one.
+    """
+    key = _normalized(link) if link else None
+    if key and key.startswith(("http://", "https://")):
+        return key
     if guid and guid.strip():
         return "guid:" + guid.strip()
     return None
@@ -56,4 +158,6 @@ def article_key(link: str | None, guid: str | None) -> str | None:
 
 def key_id(key: str) -> str:
     """Stable id of an identity string (128 bits of SHA-256, hex)."""
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    # surrogatepass: a lone surrogate (from a broken feed) still has an id; every other
+    # string encodes exactly as in UTF-8, so existing ids do not change.
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]

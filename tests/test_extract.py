@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+import json
+import time
+
 import pytest
 
 from ingest.errors import SkipEntry
-from ingest.extract import decode_html, extract_article
+from ingest.extract import extract_article
+from ingest.page_decoding import decode_html
 
 TEXT = "Perché la città è così bella? Über Straße, naïve café."
 
@@ -236,3 +241,147 @@ def test_the_title_is_the_pages_lone_headline_without_the_whole_page_pass():
     assert article.title == "Council approves the budget"
     assert article.authors == ("John Smith",)
     assert not article.text.startswith("Council approves")
+
+
+# -- charsets: only text encodings ---------------------------------------------------------
+
+@pytest.mark.parametrize("label", ["rot13", "base64", "undefined", "idna", "punycode",
+                                   "unicode_escape", "x" * 5000])
+@pytest.mark.parametrize("where", ["header", "meta"])
+def test_a_charset_that_is_not_a_text_encoding_is_ignored(label, where):
+    """Such a label is ignored as a browser ignores it (the bytes are then detected):
+    these codecs raised, or are not text, or (punycode) take quadratic time."""
+    meta = f'<meta charset="{label}">' if where == "meta" else ""
+    page = f"<html><head>{meta}</head><body><p>{TEXT}</p></body></html>".encode("cp1252")
+    content_type = f"text/html; charset={label}" if where == "header" else "text/html"
+    assert TEXT in decode_html(page, content_type)
+
+
+def test_an_undecodable_page_under_a_punycode_label_is_decoded_in_bounded_time():
+    page = b'<meta charset="punycode"><p>\xff-' + b"a" * 200_000  # not UTF-8: the label counts
+    started = time.perf_counter()
+    assert decode_html(page, "text/html").endswith("a" * 200_000)
+    assert time.perf_counter() - started < 1.0  # punycode's decoder took 22 s
+
+
+# -- the page's language: each <html> tag read once ---------------------------------------
+
+@pytest.mark.parametrize("html, language", [
+    ('<html lang="pt-BR"><body>x', "pt"),
+    ("<HTML LANG=en>", "en"),
+    ('<html xml:lang="de" lang="de">', "de"),
+    ('<html class="x">', None),
+    ('<!-- <html> --><html lang="fr">', "fr"),  # the first <html> tag naming a language
+    ("<!--" + "<html" * 3_200 + '--><html lang="it">', "it"),  # before: 1 s for 16 KB
+])
+def test_page_language(html, language):
+    from ingest.extract import _page_language
+
+    started = time.perf_counter()
+    assert _page_language(html) == language
+    assert time.perf_counter() - started < 0.25
+
+
+# -- bounded work on hostile pages (figures: bench/hostile_inputs.py) ----------------------
+
+def _ld(data) -> str:
+    text = data if isinstance(data, str) else json.dumps(data)
+    return f'<script type="application/ld+json">{text}</script>'
+
+
+def _budget_page(head: str = "", body: str = "", before: str = "") -> bytes:
+    return (f"{before}<html><head><title>Budget</title>{head}</head><body><article>"
+            f"<h1>Budget</h1>{_BODY}{body}</article></body></html>").encode()
+
+
+_SCHEMA = {"@context": "https://schema.org", "@type": "NewsArticle"}
+HOSTILE_PAGES = {  # each took 10 s or more before its bound
+    # trafilatura's author clean-up: quadratic in an author's length
+    "meta-author": _budget_page('<meta name="author" content="' + "[" * 30_000 + '">'),
+    "json-ld-author": _budget_page(_ld({**_SCHEMA, "author": {"name": "[" * 30_000}})),
+    # trafilatura's tag stripper: quadratic in "<"s that no ">" closes
+    "meta-stray-lt": _budget_page('<meta name="description" content="'
+                                  + "&lt;" * 100_000 + '">'),
+    "json-ld-stray-lt": _budget_page(_ld({**_SCHEMA, "headline": "<" * 100_000})),
+    "json-ld-escaped-lt": _budget_page(_ld(json.dumps({**_SCHEMA, "headline": "<" * 100_000},
+                                                      ensure_ascii=True).replace("<", "\\u003c"))),
+    # trafilatura's patterns for JSON-LD that does not parse
+    "json-ld-broken": _budget_page(_ld('{"author" ' * 10_000)),
+    # trafilatura's DOCTYPE repair: quadratic up to the DOCTYPE's ">"
+    "doctype": b"<!DOCTYPE " + b"/" * 60_000 + _budget_page(),
+    # justext: quadratic in a run of short paragraphs, before <html> or in the body
+    "short-blocks-before-html": _budget_page(before="<p>a" * 8_000),
+    "short-blocks-in-body": _budget_page(body="</article>" + "<div>a</div>" * 8_000),
+}
+
+
+@pytest.fixture(scope="module")
+def warm_extractor():
+    """trafilatura imported and its lazy caches filled, so a timing is the page's own."""
+    extract_article(_budget_page(), "https://news.example.com/budget", "text/html",
+                    need_date=False, need_language=False)
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_PAGES))
+def test_hostile_pages_are_extracted_in_bounded_time(name, warm_extractor):
+    started = time.perf_counter()
+    article = extract_article(HOSTILE_PAGES[name], "https://news.example.com/budget",
+                              "text/html", need_date=False, need_language=False)
+    elapsed = time.perf_counter() - started
+    assert elapsed < 2.5, f"{name}: {elapsed:.1f}s"  # the whole page: parse and extract
+    assert "The council met on Tuesday" in article.text
+    assert len("; ".join(article.authors)) <= 300 and len(article.title or "") <= 300
+
+
+def test_authors_and_metadata_of_real_shapes_are_kept():
+    head = ('<meta name="author" content="John Smith">'
+            '<meta name="description" content="' + "A long description. " * 90 + '">'
+            + _ld({**_SCHEMA, "headline": "Council approves the budget <b>today</b>",
+                   "author": [{"@type": "Person", "name": "Jane Doe"},
+                              {"@type": "Person", "name": "Ann Roe"}]}))
+    article = extract_article(_budget_page(head), "https://news.example.com/budget",
+                              "text/html", need_date=False, need_language=False)
+    assert article.authors == ("John Smith", "Jane Doe", "Ann Roe")
+    assert article.description == ("A long description. " * 90).strip()
+
+
+def test_an_author_budget_bounds_the_merging_of_authors(warm_extractor):
+    """trafilatura merges each author into those it has in time growing with their number
+    squared: 2,000 distinct names took 6 minutes, 1,000 about 30 s."""
+    syllables = ["".join(s).title() for s in itertools.product("bdfgk", "aeiou", "lmnrst")]
+    names = [{"@type": "Person", "name": f"{first} {last}"}
+             for first, last in itertools.islice(itertools.product(syllables, repeat=2), 1_000)]
+    started = time.perf_counter()
+    article = extract_article(_budget_page(_ld({**_SCHEMA, "author": names})),
+                              "https://news.example.com/budget", "text/html",
+                              need_date=False, need_language=False)
+    assert time.perf_counter() - started < 2.5
+    assert article.authors == tuple(n["name"] for n in names[:32])
+
+
+def test_the_bounds_leave_real_pages_alone(corpus):
+    """On every corpus page: no <meta> value or JSON-LD block is changed by `tame_tree`
+    but data blobs longer than any description, and no page has so many blocks that the
+    fallback extractors are skipped."""
+    import trafilatura
+
+    from ingest import page_bounds
+
+    def values(tree):
+        return ([m.get("content") for m in tree.iter("meta")]
+                + [s.text for s in page_bounds.xpath(page_bounds._JSON_SCRIPTS)(tree)])
+
+    blobs = 0
+    for path in sorted((corpus / "pages").rglob("*.htm*")):
+        tree = trafilatura.load_html(decode_html(path.read_bytes()))
+        if tree is None:
+            continue
+        before = values(tree)
+        page_bounds.tame_tree(tree)
+        for old, new in zip(before, values(tree), strict=True):
+            if old != new:
+                assert len(old) > page_bounds._META_CHARS, path
+                assert new == old[:page_bounds._META_CHARS], path
+                blobs += 1
+        assert not page_bounds.many_blocks(tree), path
+    assert blobs == 1  # Euronews's 44 KB "global-store-data"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import feedparser
 import pytest
 
 from ingest.errors import FeedParseError
 from ingest.feeds import parse_feed
 from ingest.htmltext import html_to_text
+from ingest.models import ParsedFeed
 
 REAL_FEEDS = ["rss-parser/test/input", "feedjira/spec/sample_feeds", "laminas-feed/test",
               "simplepie/tests", "miniflux/internal"]
@@ -138,3 +141,150 @@ def test_truncated_feed_keeps_recoverable_entries():
 ])
 def test_html_to_text(fragment, text):
     assert html_to_text(fragment) == text
+
+
+# -- one odd item, and the feed's other items ---------------------------------------------
+
+def _rss(items: str, channel: str = "<title>T</title>", prologue: str = "") -> bytes:
+    return (f'{prologue}<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+            f"<channel>{channel}{items}</channel></rss>").encode()
+
+
+def _item(n: int, extra: str = "") -> str:
+    return (f"<item><title>Story {n}</title><link>http://x.it/{n}</link>"
+            f"<guid>g{n}</guid>{extra}</item>")
+
+
+def test_a_feed_with_one_odd_item_keeps_the_others():
+    """An item (or a feed title) that the text conversion chokes on costs that field or
+    that item, never the feed's other items."""
+    doc = _rss(_item(1) + "<item><title>&lt;html&gt;</title><link>http://x.it/2</link></item>"
+               + _item(3), channel="<title>&lt;html&gt;</title>")
+    parsed = parse_feed(doc, url="http://x.it/f")
+    assert {"http://x.it/1", "http://x.it/3"} <= {e.link for e in parsed.entries}
+
+
+def test_an_item_that_cannot_be_read_is_dropped_and_counted():
+    """feedparser-shaped items with values of the wrong type: each costs only itself."""
+    from feedparser import FeedParserDict as D
+
+    from ingest.feeds import _entries
+
+    raws = [D(link="http://x.it/1", id="g1", title="One"),
+            D(links=[D(href=5, rel="alternate")], id="g2"),  # a number for a link
+            D(link="http://x.it/3", id=["g3"]),  # a list for an id
+            D(link="http://x.it/4", id="g4", tags=[D(term={"a": 1})]),  # a dict for a term
+            D(link="http://x.it/5", id="g5", media_content=["x"]),  # a string for a dict
+            D(link="http://x.it/6", id="g6", title="Six")]
+    entries, note = _entries(raws)
+    assert [e.guid for e in entries] == ["g1", "g6"]
+    assert note.startswith("dropped 4 of 6 items that could not be read (first: Attribute")
+
+
+def test_dropped_items_are_reported_in_the_feeds_warning(monkeypatch):
+    """No real item makes `_entry` fail once the text conversion copes with everything;
+    one made to fail shows where the count goes."""
+    import ingest.feeds
+
+    real = ingest.feeds._entry
+    monkeypatch.setattr(ingest.feeds, "_entry",
+                        lambda raw: real(raw) if raw.get("title") != "Story 2" else 1 / 0)
+    parsed = parse_feed(_rss(_item(1) + _item(2) + _item(3)), url="http://x.it/f")
+    assert [e.link for e in parsed.entries] == ["http://x.it/1", "http://x.it/3"]
+    assert parsed.warning == ("dropped 1 of 3 items that could not be read "
+                              "(first: ZeroDivisionError: division by zero)")
+
+
+def test_authors_of_real_shapes_are_kept():
+    doc = _rss(_item(1, "<author>ed@x.it (Ed Smith)</author>")
+               + _item(2, "<dc:creator><![CDATA[Jane Doe, John Roe]]></dc:creator>"),
+               prologue='<?xml version="1.0"?>\n')
+    parsed = parse_feed(doc, url="http://x.it/f")
+    assert [e.authors for e in parsed.entries] == [("Ed Smith",), ("Jane Doe, John Roe",)]
+
+
+# -- what comes before the root element ---------------------------------------------------
+
+def test_the_prologue_keeps_what_feedparser_reads_from_it():
+    """Encoding from the XML declaration, entities from the DOCTYPE, whitespace, comments
+    and processing instructions before the root: all as before the rewrite."""
+    prologue = ('\n  <?xml version="1.0" encoding="iso-8859-1"?>\n<!-- generator -->\n'
+                '<?xml-stylesheet href="s.xsl" type="text/xsl"?>\n'
+                '<!DOCTYPE rss [\n  <!ENTITY co "ACME   Corp">\n  <!ENTITY % pe "x">\n]>\n')
+    doc = _rss("<item><title>&co; news: città</title><link>http://x.it/1</link></item>",
+               prologue=prologue).decode().encode("iso-8859-1")
+    parsed = parse_feed(doc, url="http://x.it/f")
+    assert [e.title for e in parsed.entries] == ["ACME Corp news: città"]
+
+
+@pytest.mark.parametrize("encoding, bom", [
+    ("utf-16-le", b""), ("utf-16-be", b""), ("utf-16", b""),
+    ("utf-32-le", b""), ("utf-32-be", b""), ("utf-32", b""), ("cp037", b""),
+])
+def test_feeds_in_wide_and_ebcdic_encodings_are_read(encoding, bom):
+    doc = _rss(_item(1).replace("Story 1", "Città 1"),
+               prologue=f'<?xml version="1.0" encoding="{encoding}"?>').decode()
+    parsed = parse_feed(bom + doc.encode(encoding), url="http://x.it/f",
+                        content_type="text/xml; charset=iso-8859-1")  # the BOM/bytes win
+    assert [e.title for e in parsed.entries] == ["Città 1"]
+
+
+@pytest.mark.parametrize("where", ["declaration", "header"])
+def test_a_charset_that_is_not_a_text_encoding_is_ignored(where):
+    """undefined raises whatever the error handler (it failed the feed), punycode decodes
+    in quadratic time, rot13 and base64 are not text at all."""
+    for charset in ("punycode", "rot13", "base64", "undefined"):
+        prologue = f'<?xml version="1.0" encoding="{charset}"?>' if where == "declaration" else ""
+        content_type = f"application/rss+xml; charset={charset}" if where == "header" else ""
+        doc = _rss(_item(1) + "<item><title>" + "a" * 200_000 + "\xe9</title></item>",
+                   prologue=prologue)
+        elapsed, parsed = _timed(lambda doc=doc, content_type=content_type: parse_feed(
+            doc, url="http://x.it/f", content_type=content_type))
+        assert [e.link for e in parsed.entries] == ["http://x.it/1"], charset
+        assert elapsed < 1.0, f"{charset} in the {where}: {elapsed:.1f}s"
+
+
+# -- bounded work: each input took seconds to hours before (see bench/hostile_feeds.py) ----
+
+def _timed(call):
+    started = time.perf_counter()
+    try:
+        result = call()
+    except FeedParseError as exc:
+        result = exc
+    return time.perf_counter() - started, result
+
+
+HOSTILE_FEEDS = {
+    # _HTML_START: each empty comment doubled the work (2^25 steps here)
+    "comments": b"<!---->" * 25 + b"x",
+    # feedparser's DOCTYPE and ENTITY patterns: quadratic in a prologue's blank lines
+    "blank-lines": b"x" + b"\n" * 40_000 + b"<a/>",
+    # feedparser's XML declaration pattern: cubic in a first line of "encoding=''"s
+    "declaration": b"<?" + b"encoding=''" * 1_000,
+    # ... and on a one-line feed after a well-formed declaration
+    "one-line": _rss(_item(1) + "<item><title>" + "encoding=''" * 1_000 + "</title></item>",
+                     prologue="<?xml version='1.0'?>"),
+    # feedparser's author e-mail pattern: quadratic in a run of name characters
+    "author": _rss(_item(1, "<author>" + "a" * 24_000 + "</author>")),
+    "author-after-child": _rss(_item(1, "<author><x/>" + "a." * 12_000 + "</author>")),
+    "author-entity": (b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "' + b"a" * 30_000
+                      + b'">]>' + _rss(_item(1, "<dc:creator>&a;</dc:creator>"))),
+    # UTF-16 without a byte-order mark: our own encoding rewrite was quadratic
+    "utf-16": ("<?xml" * 32_000).encode("utf-16-le"),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_FEEDS))
+def test_hostile_feeds_are_parsed_in_bounded_time(name):
+    elapsed, result = _timed(lambda: parse_feed(HOSTILE_FEEDS[name], url="http://x.it/f"))
+    assert elapsed < 1.0, f"{name}: {elapsed:.1f}s"
+    if isinstance(result, ParsedFeed):  # the item beside the hostile field survives
+        assert [e.link for e in result.entries][:1] == ["http://x.it/1"]
+        assert all(len("".join(e.authors)) < 1000 for e in result.entries)
+
+
+def test_html_pages_behind_comments_are_still_recognised():
+    with pytest.raises(FeedParseError, match="the server sent an HTML page"):
+        parse_feed(b"<!-- a --> <!---->\n<!DOCTYPE html><html><body>x</body></html>",
+                   url="http://x.it/f")
