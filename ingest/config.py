@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest import USER_AGENT
-from ingest.config_env import apply_env_overrides
+from ingest.config_env import apply_env_overrides, warn_unknown_env
 from ingest.config_feeds import load_feeds
 from ingest.config_schema import SECTION_FIELDS
 from ingest.config_source import (
@@ -134,12 +134,15 @@ _SECTION_TYPES: dict[str, type] = {
 def load_config(path: str | os.PathLike, env: Mapping[str, str] | None = None) -> Config:
     """Read ``path``, apply ``INGEST_*`` overrides from ``env`` and validate.
 
-    Raises ConfigError (one message: ``file:line: key: problem``) on the first problem.
+    Raises ConfigError (one message: ``file:line: key: problem``) on the first problem,
+    and nothing else, whatever the file and the environment hold. ``INGEST_*``
+    variables that set nothing are one warning (see config_env.py).
     """
     label = os.fspath(path)
     file = Path(os.path.abspath(label))
-    text = read_text(file, label)
     env = os.environ if env is None else env
+    warn_unknown_env(env)  # once, not once per reading of the file
+    text = read_text(file, label)
     # The quick loader knows no line numbers. Whatever goes wrong with it (a bad
     # value, or YAML syntax libyaml does not take), the file is read again with
     # lines: that reading is the authority, and its error names the line.

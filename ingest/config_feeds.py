@@ -7,9 +7,8 @@ from its URL, made unique with -2, -3...
 
 from __future__ import annotations
 
-import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -76,26 +75,30 @@ def _check_unique(drafts: list[_FeedDraft], key: str, norm: Callable[[str], str]
 
 def _feed_names(drafts: list[_FeedDraft]) -> list[str]:
     """Given names, else one derived from the URL, made unique with -2, -3..."""
-    taken = {d.values["name"].casefold() for d in drafts if d.values.get("name")}
-    names = []
-    for draft in drafts:
-        name = draft.values.get("name")
-        if name is None:
-            name = unique_name(_derive_name(draft.values["url"]), taken)
-        names.append(name)
-    return names
+    names = FeedNames(d.values["name"] for d in drafts if d.values.get("name"))
+    return [draft.values.get("name") or names.claim(_derive_name(draft.values["url"]))
+            for draft in drafts]
 
 
-def unique_name(name: str, taken: set[str]) -> str:
-    """``name``, or ``name-2``, ``name-3``... the first not in ``taken`` (case-folded);
-    the result is added to ``taken``."""
-    candidate = name
-    for n in itertools.count(2):
-        if candidate.casefold() not in taken:
-            break
-        candidate = f"{name}-{n}"
-    taken.add(candidate.casefold())
-    return candidate
+class FeedNames:
+    """The feed names in use, compared case-folded; `claim` returns a free one.
+
+    The next suffix to try is kept per name, so that ten thousand feeds wanting the
+    same name (an OPML file can hold them) cost ten thousand steps, not fifty million.
+    """
+
+    def __init__(self, taken: Iterable[str] = ()) -> None:
+        self._taken = {name.casefold() for name in taken}
+        self._next: dict[str, int] = {}  # case-folded name -> the suffix to try next
+
+    def claim(self, name: str) -> str:
+        """``name``, or ``name-2``, ``name-3``... the first not in use, now in use."""
+        candidate, n = name, self._next.get(name.casefold(), 2)
+        while candidate.casefold() in self._taken:
+            candidate, n = f"{name}-{n}", n + 1
+        self._next[name.casefold()] = n
+        self._taken.add(candidate.casefold())
+        return candidate
 
 
 def _derive_name(url: str) -> str:

@@ -7,6 +7,11 @@ reads) without depending on defusedxml. Every outline with an ``xmlUrl`` is a
 feed; the titles of the outlines it sits in, and its ``category`` attribute
 (``/News/World,/Tech``), become its tags. `render_opml` writes OPML 2.0 with one
 folder per first tag, which `parse_opml` reads back to the same feeds and tags.
+
+The work is bounded by the input: a file of at most MAX_OPML_BYTES, outlines
+nested at most _MAX_FOLDERS deep (every feed copies the titles above it), and an
+encoding declared in the file that Python cannot give expat (UTF-7, Big5, a codec
+that is not a text encoding...) is a ConfigError like any XML error.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ from xml.parsers import expat
 from ingest.errors import ConfigError
 from ingest.models import Feed
 
+MAX_OPML_BYTES = 10_000_000  # an export of 50,000 feeds is about that
+_MAX_FOLDERS = 50  # outlines within outlines; readers' exports nest two or three
+
 
 @dataclass(frozen=True)
 class OpmlFeed:
@@ -30,6 +38,9 @@ class OpmlFeed:
 
 def parse_opml(data: bytes, where: str) -> list[OpmlFeed]:
     """The feeds of an OPML document, in document order; ConfigError if it is not one."""
+    if len(data) > MAX_OPML_BYTES:
+        raise ConfigError(f"{where}: larger than {MAX_OPML_BYTES:,} bytes, more than any OPML "
+                          "export of feeds; is it the right file? If so, split it")
     parser = expat.ParserCreate()
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     folders: list[str | None] = []  # the title each open outline gives its children
@@ -46,6 +57,9 @@ def parse_opml(data: bytes, where: str) -> list[OpmlFeed]:
             root.append(tag)
         if tag.lower() != "outline":
             return
+        if len(folders) >= _MAX_FOLDERS:
+            raise ConfigError(f"{where}:{parser.CurrentLineNumber}: outlines nested more than "
+                              f"{_MAX_FOLDERS} deep; an OPML export nests folders a few levels")
         attrs = {k.lower(): v for k, v in attrs.items()}
         title = _one_line(attrs.get("title") or attrs.get("text") or "")
         url = (attrs.get("xmlurl") or "").strip()
@@ -68,6 +82,12 @@ def parse_opml(data: bytes, where: str) -> list[OpmlFeed]:
     except expat.ExpatError as exc:
         raise ConfigError(f"{where}:{exc.lineno}: not well-formed XML "
                           f"({expat.errors.messages[exc.code]}); is it an OPML file?") from None
+    except (LookupError, ValueError) as exc:  # UnicodeError is a ValueError
+        # expat knows UTF-8, UTF-16 and Latin-1; another declared encoding goes through a
+        # Python codec, which may not exist or may not be a one-byte text encoding.
+        raise ConfigError(f"{where}:{parser.CurrentLineNumber}: cannot read the encoding "
+                          f"its XML declaration names ({' '.join(str(exc).split())}); "
+                          "save the file as UTF-8 and import it again") from exc
     if not root or root[0].lower() != "opml":
         raise ConfigError(f"{where}: not an OPML file (the root element is "
                           f"<{root[0] if root else '?'}>, expected <opml>)")

@@ -25,15 +25,14 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
 from ruamel.yaml.util import load_yaml_guess_indent
 
 from ingest.config import load_config
 from ingest.config_checks import http_url
-from ingest.config_feeds import unique_name
-from ingest.config_source import BadValue
+from ingest.config_feeds import FeedNames
+from ingest.config_source import BadValue, read_text, round_trip_reader, yaml_problem
 from ingest.errors import ConfigError
-from ingest.opml import OpmlFeed, parse_opml
+from ingest.opml import MAX_OPML_BYTES, OpmlFeed, parse_opml
 from ingest.urls import normalize_url
 
 
@@ -46,9 +45,10 @@ class ImportReport:
 def import_opml(config_path: str, opml_path: str, *, dry_run: bool = False) -> ImportReport:
     """Add the feeds of ``opml_path`` to ``config_path``; write nothing if ``dry_run``."""
     try:
-        data = Path(opml_path).read_bytes()
+        with open(opml_path, "rb") as fh:
+            data = fh.read(MAX_OPML_BYTES + 1)  # parse_opml refuses more
         target = Path(config_path).resolve()
-        text = target.read_text(encoding="utf-8") if target.exists() else ""
+        text = read_text(target, config_path) if target.exists() else ""
     except OSError as exc:
         raise ConfigError(f"import-opml: cannot read {exc.filename}: {exc.strerror}") from None
     doc = _load(text, config_path)
@@ -61,8 +61,8 @@ def import_opml(config_path: str, opml_path: str, *, dry_run: bool = False) -> I
 
 def merge(existing: list, incoming: list[OpmlFeed]) -> ImportReport:
     """Which OPML feeds are new, with names made unique; the rest with a reason."""
-    urls = {normalize_url(str(f["url"])) for f in existing if isinstance(f, dict) and f.get("url")}
-    names = {str(f["name"]).casefold() for f in existing if isinstance(f, dict) and f.get("name")}
+    urls = {normalize_url(url) for url in _texts(existing, "url")}
+    names = FeedNames(_texts(existing, "name"))
     report = ImportReport()
     for feed in incoming:
         try:
@@ -74,9 +74,15 @@ def merge(existing: list, incoming: list[OpmlFeed]) -> ImportReport:
             report.skipped.append((feed, "already configured"))
             continue
         urls.add(url)
-        name = feed.name and unique_name(feed.name, names)
+        name = feed.name and names.claim(feed.name)
         report.added.append(OpmlFeed(feed.url.strip(), name, feed.tags, feed.line))
     return report
+
+
+def _texts(existing: list, key: str) -> list[str]:
+    """The ``key`` values of the configured feeds that are text (the config may be broken:
+    the loader checks it when the new feeds are added)."""
+    return [f[key] for f in existing if isinstance(f, dict) and isinstance(f.get(key), str)]
 
 
 def _entries(feeds: list[OpmlFeed]) -> list[CommentedMap]:
@@ -92,12 +98,14 @@ def _entries(feeds: list[OpmlFeed]) -> list[CommentedMap]:
 
 
 def _load(text: str, where: str) -> CommentedMap:
-    yaml = YAML()
+    yaml = round_trip_reader(strict=True)  # bounded; a value it cannot build is an error
     yaml.preserve_quotes = True
     try:
         doc = yaml.load(text) if text.strip() else CommentedMap()
-    except YAMLError as exc:
-        raise ConfigError(f"{where}: not valid YAML ({exc}); fix it before importing") from None
+    except Exception as exc:  # a YAMLError, or the library's own failure
+        line, problem = yaml_problem(exc)
+        raise ConfigError(f"{where}{'' if line is None else f':{line}'}: not valid YAML "
+                          f"({problem}); fix it before importing") from exc
     if not isinstance(doc, CommentedMap):
         raise ConfigError(f"{where}: expected a mapping with a 'feeds' list at the top")
     if "feeds" in doc and doc["feeds"] is not None and not isinstance(doc["feeds"], list):

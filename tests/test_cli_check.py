@@ -66,3 +66,19 @@ def test_the_ingest_command_and_python_m_ingest(tmp_path):
     module = subprocess.run([sys.executable, "-m", "ingest", "check", "-q"], cwd=tmp_path,
                             capture_output=True, text=True, timeout=60)
     assert module.returncode == 0 and json.loads(module.stdout)["output"]["compress"] == "gzip"
+
+
+def test_kubernetes_service_links_are_a_warning_not_a_crash_loop(tmp_path):
+    # A Service named "ingest" puts these into every pod of its namespace.
+    links = {"INGEST_PORT": "tcp://10.0.0.7:8080", "INGEST_PORT_8080_TCP": "tcp://10.0.0.7:8080",
+             "INGEST_SERVICE_HOST": "10.0.0.7", "INGEST_SERVICE_PORT": "8080"}
+    (tmp_path / "config.yaml").write_text(CONFIG)
+    proc = run_cli("check", cwd=tmp_path, env={**links, "INGEST_HTTP_TIMOUT": "5"})
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["http"]["timeout"] == 20.0
+    warning, ok = proc.stderr.splitlines()
+    assert " WARNING config: ignoring unknown environment variables INGEST_HTTP_TIMOUT (did you " \
+           "mean INGEST_HTTP_TIMEOUT?)" in warning
+    assert "ignoring INGEST_PORT, INGEST_PORT_8080_TCP, INGEST_SERVICE_HOST, " \
+           "INGEST_SERVICE_PORT: Kubernetes service links of the Service ingest" in warning
+    assert ok.endswith("config.yaml: OK, 1 feeds")

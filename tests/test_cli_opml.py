@@ -90,3 +90,15 @@ def test_dry_run_changes_nothing(tmp_path):
     proc = run_cli("import-opml", str(opml), "--config", str(config), "--dry-run")
     assert proc.returncode == 0 and proc.stdout.count("would add\t") == 2
     assert config.read_text() == CONFIG
+
+
+def test_an_opml_in_an_encoding_python_cannot_give_expat_is_one_line(tmp_path):
+    config, opml = tmp_path / "config.yaml", tmp_path / "subs.opml"
+    config.write_text(CONFIG)
+    opml.write_text(OPML.replace('encoding="UTF-8"', 'encoding="utf-7"'))
+    proc = run_cli("import-opml", str(opml), "--config", str(config))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.splitlines() == [
+        f"ingest: {opml}:1: cannot read the encoding its XML declaration names (multi-byte "
+        "encodings are not supported); save the file as UTF-8 and import it again"]
+    assert config.read_text() == CONFIG

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import logging
+import re
 import textwrap
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from ingest.config import (
     parse_duration,
     parse_size,
 )
+from ingest.config_source import parse_yaml
 from ingest.errors import ConfigError
 from ingest.models import Feed
 
@@ -272,7 +275,7 @@ def test_effective_config_is_plain_data(tmp_path):
                                  "interval": 5400.0, "tags": ["world", "it"]}
     assert plain["footers"]["sites"] == {"ansa.it": ["^Riproduzione riservata", "© ANSA"]}
     assert plain["schedule"]["max_interval"] == 7200.0
-    assert plain["server"] == {"host": "127.0.0.1", "port": 9100}
+    assert plain["server"] == {"host": "127.0.0.1", "port": 9100, "token": None}
 
 
 FEED = "feeds:\n  - url: https://example.com/rss.xml\n"  # lines 1-2
@@ -371,17 +374,135 @@ ERRORS = [
      "env INGEST_FOOTERS_LEARN: footers.learn: expected true or false, got text 'yes'"),
     ("env breaks schedule order", FEED, {"INGEST_SCHEDULE_INTERVAL": "30s"},
      "env INGEST_SCHEDULE_INTERVAL: schedule.interval: 30s is below schedule.min_interval"),
-    ("unknown env key", FEED, {"INGEST_HTTP_TIMOUT": "5"},
-     "env INGEST_HTTP_TIMOUT: unknown setting; did you mean INGEST_HTTP_TIMEOUT?"),
-    ("unknown env section", FEED, {"INGEST_NOPE": "1"},
-     "env INGEST_NOPE: unknown setting; names are INGEST_<SECTION>_<KEY>"),
     ("env for file-only key", FEED, {"INGEST_FOOTERS_SITES": "x"},
      "env INGEST_FOOTERS_SITES: footers.sites can only be set in the config file"),
+    ("env for the feeds", FEED, {"INGEST_FEEDS": "[]"},
+     "env INGEST_FEEDS: feeds can only be set in the config file"),
+]
+
+# Each of these raised a library error (OverflowError, ValueError, KeyError, RecursionError,
+# AttributeError) out of load_config, or loaded a value no setting can use.
+DIGITS_400, DIGITS_5000 = "9" * 400, "9" * 5000
+NESTED = "[" * 1000 + "]" * 1000
+HOSTILE = [
+    ("400-digit size", FEED + f"http:\n  max_feed_bytes: {DIGITS_400}\n", {},
+     "config.yaml:4: http.max_feed_bytes: a number of about 401 digits is more than 1GiB, "
+     "the most this setting accepts"),
+    ("400-digit duration", FEED + f"http:\n  timeout: {DIGITS_400}\n", {},
+     "config.yaml:4: http.timeout: a number of about 401 digits is longer than 1h, "
+     "the most this setting accepts"),
+    ("400-digit duration text", FEED + f"http:\n  timeout: '{DIGITS_400}s'\n", {},
+     f"config.yaml:4: http.timeout: '{'9' * 59}... (401 characters) is longer than 1h"),
+    ("400-digit size text", FEED + f"http:\n  max_page_bytes: {DIGITS_400}GB\n", {},
+     f"config.yaml:4: http.max_page_bytes: '{'9' * 59}... (402 characters) is more than 1GiB"),
+    ("400-digit feed interval", FEED + f"    interval: {DIGITS_400}\n", {},
+     "config.yaml:3: feeds[0].interval: a number of about 401 digits is longer than 365d"),
+    ("5000-digit integer", FEED + f"extract:\n  workers: {DIGITS_5000}\n", {},
+     f"config.yaml:4: extract.workers: expected an integer, got '{'9' * 59}... (5,000 "
+     "characters), which cannot be read as !!int (5000 digits is far more than any setting"),
+    ("5000-digit port", FEED + f"server:\n  port: {DIGITS_5000}\n", {},
+     "config.yaml:4: server.port: expected a port 1-65535, or 0 or null for no server; got '9"),
+    ("huge hex integer", FEED + "http:\n  max_redirects: 0x" + "f" * 5000 + "\n", {},
+     "config.yaml:4: http.max_redirects: must be 50 or less, got a number of about 6021 digits"),
+    ("!!int abc", FEED + "extract:\n  workers: !!int abc\n", {},
+     "config.yaml:4: extract.workers: expected an integer, got 'abc', which cannot be read "
+     "as !!int"),
+    ("!!bool abc", FEED + "footers:\n  learn: !!bool abc\n", {},
+     "config.yaml:4: footers.learn: expected true or false, got 'abc', which cannot be read "
+     "as !!bool"),
+    ("alias to !!float abc", FEED + "http:\n  timeout: &t !!float abc\n  per_host_delay: *t\n",
+     {}, "config.yaml:4: http.timeout: expected a duration, got 'abc', which cannot be read "
+         "as !!float"),
+    ("mapping merged into itself", "a: &a\n  <<: *a\n" + FEED, {},
+     "config.yaml:1: YAML syntax error: cannot build this !!map value; check the aliases"),
+    ("1000 nested brackets", FEED + f"http:\n  timeout: {NESTED}\n", {},
+     "config.yaml:4: values nested more than 20 levels deep; a config needs at most 5"),
+    ("1000 nested mappings", FEED + "http:\n  timeout: " + "{a: " * 1000 + "}" * 1000 + "\n",
+     {}, "config.yaml:4: values nested more than 20 levels deep"),
+    ("1000 nested block lists", FEED + "http:\n  timeout:\n    " + "- " * 1000 + "x\n", {},
+     "config.yaml:5: values nested more than 20 levels deep"),
+    ("regex repeat count past 2**32", FEED + "footers:\n  sites:\n    ansa.it: ['a{4294967296}']\n",
+     {}, "config.yaml:5: footers.sites.ansa.it[0]: the counted repeats ({n}, {n,m}) of "
+         "'a{4294967296}' multiply to more than 100,000"),
+    ("regex repeats compiled out in full",
+     FEED + "footers:\n  sites:\n    ansa.it: ['(?:(?:a{100}){100}){100}']\n", {},
+     "config.yaml:5: footers.sites.ansa.it[0]: the counted repeats"),
+    ("regex groups nested 450 deep",
+     FEED + "footers:\n  sites:\n    ansa.it: ['" + "(" * 450 + "a" + ")" * 450 + "']\n", {},
+     "config.yaml:5: footers.sites.ansa.it[0]: not a valid regular expression: its groups are "
+     "nested too deeply"),
+    ("regex longer than a line", FEED + "footers:\n  sites:\n    ansa.it: ['" + "a" * 1001 + "']\n",
+     {}, "config.yaml:5: footers.sites.ansa.it[0]: 'aaaa"),
+    ("regex recursion", FEED + "footers:\n  sites:\n    ansa.it: ['a|(?R)']\n", {},
+     "config.yaml:5: footers.sites.ansa.it[0]: 'a|(?R)' recurses ((?R), (?1), (?&name)...), "
+     "which footer patterns, written as for Python's re, cannot"),
+    ("regex recursion by group", FEED + "footers:\n  sites:\n    ansa.it: ['(a|(?1))']\n", {},
+     "config.yaml:5: footers.sites.ansa.it[0]: '(a|(?1))' recurses"),
+    ("regex flags the footer stage cannot take", FEED + "footers:\n  sites:\n    ansa.it: ['(?V1)x']\n",
+     {}, "config.yaml:5: footers.sites.ansa.it[0]: not a valid regular expression: VERSION0 "
+         "and VERSION1 flags are mutually incompatible in '(?V1)x'"),
+    ("IPv6 bracket left open", "feeds:\n  - url: 'http://[::1'\n", {},
+     "config.yaml:2: feeds[0].url: not an http(s) URL: 'http://[::1'; write it like "),
+    ("host given as a huge number", FEED + "footers:\n  sites:\n    ? 0x" + "f" * 5000 + "\n    : []\n",
+     {}, "config.yaml:5: footers.sites: expected a host name such as 'ansa.it', got a number "
+         "of about 6021 digits"),
+    ("env 1000 nested brackets", FEED, {"INGEST_HTTP_TIMEOUT": NESTED},
+     "env INGEST_HTTP_TIMEOUT: http.timeout: expected a single value, got '[[[[[[[[[["),
+    ("env !!int abc", FEED, {"INGEST_EXTRACT_WORKERS": "!!int abc"},
+     "env INGEST_EXTRACT_WORKERS: extract.workers: expected an integer, got 'abc', which "
+     "cannot be read as !!int"),
+    ("env 5000 digits", FEED, {"INGEST_EXTRACT_WORKERS": DIGITS_5000},
+     "env INGEST_EXTRACT_WORKERS: extract.workers: expected an integer, got '9999"),
+    ("env infinite duration", FEED, {"INGEST_HTTP_TIMEOUT": DIGITS_400 + "s"},
+     "env INGEST_HTTP_TIMEOUT: http.timeout: '9999"),
+]
+
+# Every integer and duration setting has an upper bound; the message says it.
+BOUNDS = [
+    ("state.max_attempts", "101", "must be 100 or less, got 101"),
+    ("http.per_host_concurrency", "101", "must be 100 or less, got 101"),
+    ("http.max_redirects", "51", "must be 50 or less, got 51"),
+    ("http.max_connections", "1001", "must be 1000 or less, got 1001"),
+    ("extract.workers", "257", "must be 256 or less, got 257"),
+    ("extract.min_feed_text", "1000001", "must be 1000000 or less, got 1000001"),
+    ("footers.min_count", "1001", "must be 1000 or less, got 1001"),
+    ("schedule.concurrency", "1001", "must be 1000 or less, got 1001"),
+    ("schedule.failing_after", "1001", "must be 1000 or less, got 1001"),
+    ("schedule.max_entries_per_poll", "100001", "must be 100000 or less, got 100001"),
+    ("http.timeout", "61m", "'61m' is longer than 1h, the most this setting accepts"),
+    ("extract.timeout", "2h", "'2h' is longer than 1h"),
+    ("http.per_host_delay", "3601", "3601 is longer than 1h"),
+    ("schedule.shutdown_grace", "2h", "'2h' is longer than 1h"),
+    ("state.lock_timeout", "25h", "'25h' is longer than 1d"),
+    ("state.retention", "3651d", "'3651d' is longer than 3650d"),
+    ("schedule.max_interval", "366d", "'366d' is longer than 365d"),
+    ("http.max_page_bytes", "2GiB", "'2GiB' is more than 1GiB"),
+    ("output.max_file_bytes", "101GB", "'101GB' is more than 100GB"),
 ]
 
 
-@pytest.mark.parametrize(("text", "env", "expected"), [case[1:] for case in ERRORS],
-                         ids=[case[0] for case in ERRORS])
+def test_quick_loader_refuses_deep_nesting_before_libyaml_composes_it():
+    # libyaml's composer recurses in C without a limit: 100,000 levels crash the process
+    # (tests/test_bad_config_cli.py runs that in a subprocess); 1,000 still load.
+    text = "timeout:\n  " + "- " * 1000 + "x\n"
+    with pytest.raises(ConfigError, match=r"^c\.yaml:2: values nested more than 20 levels deep"):
+        parse_yaml(text, "c.yaml", lines=False)
+
+
+@pytest.mark.parametrize(("key", "value", "expected"), BOUNDS, ids=[b[0] for b in BOUNDS])
+def test_settings_have_upper_bounds(tmp_path, key, value, expected):
+    section, name = key.split(".")
+    path = write(tmp_path, FEED + f"{section}:\n  {name}: {value}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, env={})
+    assert str(caught.value).startswith(f"{path}:4: {key}: {expected}"), str(caught.value)
+    env = {f"INGEST_{section.upper()}_{name.upper()}": value}
+    with pytest.raises(ConfigError, match=f"^env INGEST_.*: {key}: {re.escape(expected)}"):
+        load_config(write(tmp_path, FEED), env=env)
+
+
+@pytest.mark.parametrize(("text", "env", "expected"), [case[1:] for case in ERRORS + HOSTILE],
+                         ids=[case[0] for case in ERRORS + HOSTILE])
 def test_errors_name_file_line_and_key(tmp_path, monkeypatch, text, env, expected):
     write(tmp_path, text)
     monkeypatch.chdir(tmp_path)
@@ -389,6 +510,59 @@ def test_errors_name_file_line_and_key(tmp_path, monkeypatch, text, env, expecte
         load_config("config.yaml", env=env)
     assert str(caught.value).startswith(expected), str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+# What Kubernetes puts into every pod of a namespace with Services named ingest and
+# ingest-feeds ("service links").
+SERVICE_LINKS = {
+    "INGEST_PORT": "tcp://10.0.0.7:8080", "INGEST_PORT_8080_TCP": "tcp://10.0.0.7:8080",
+    "INGEST_PORT_8080_TCP_PROTO": "tcp", "INGEST_PORT_8080_TCP_PORT": "8080",
+    "INGEST_PORT_8080_TCP_ADDR": "10.0.0.7", "INGEST_SERVICE_HOST": "10.0.0.7",
+    "INGEST_SERVICE_PORT": "8080", "INGEST_SERVICE_PORT_HTTP": "8080",
+    "INGEST_FEEDS_SERVICE_HOST": "10.0.0.8",
+}
+
+
+@pytest.fixture
+def config_warnings(caplog, monkeypatch):
+    """The messages logged by ingest.config at WARNING and above, so far."""
+    monkeypatch.setattr(logging.getLogger("ingest"), "propagate", True)  # the CLI's set-up stops it
+    caplog.set_level(logging.WARNING, logger="ingest.config")
+    return lambda: [r.getMessage() for r in caplog.records if r.name == "ingest.config"]
+
+
+def test_unknown_env_names_are_one_warning_not_an_error(tmp_path, config_warnings):
+    env = {**SERVICE_LINKS, "INGEST_HTTP_TIMOUT": "5", "INGEST_NOPE": "1",
+           "INGEST_HTTP_TIMEOUT": "7", "INGEST_CONFIG": "elsewhere.yaml", "HOME": "/root"}
+    # Flow style: the quick loader fails, so the file is read twice; the warning is once.
+    cfg = load_config(write(tmp_path, "feeds: [{url: https://a.test/rss}]\n"), env=env)
+    assert cfg.http.timeout == 7.0
+    links = sorted(SERVICE_LINKS)
+    assert config_warnings() == [
+        "config: ignoring unknown environment variables INGEST_HTTP_TIMOUT (did you mean "
+        "INGEST_HTTP_TIMEOUT?), INGEST_NOPE: a setting's variable is INGEST_<SECTION>_<KEY>; "
+        f"ignoring {', '.join(links)}: Kubernetes service links of the Service ingest, "
+        "ingest-feeds, which set nothing here (enableServiceLinks: false in the pod spec "
+        "leaves them out)"]
+
+
+def test_a_service_link_under_a_settings_name_is_ignored_with_the_others(tmp_path,
+                                                                          config_warnings):
+    """A Service named ingest-server injects INGEST_SERVER_PORT=tcp://...: a crash loop if it
+    were read as server.port."""
+    env = {"INGEST_SERVER_PORT": "tcp://10.0.0.7:8080", "INGEST_SERVER_SERVICE_HOST": "10.0.0.7"}
+    cfg = load_config(write(tmp_path, MINIMAL), env=env)
+    assert cfg.server.port == 8080  # the default: the link set nothing
+    assert config_warnings() == [
+        "config: ignoring INGEST_SERVER_PORT, INGEST_SERVER_SERVICE_HOST: Kubernetes service "
+        "links of the Service ingest-server, which set nothing here (enableServiceLinks: false "
+        "in the pod spec leaves them out)"]
+
+
+def test_known_env_names_give_no_warning(tmp_path, config_warnings):
+    env = {"INGEST_HTTP_TIMEOUT": "7", "INGEST_CONFIG": "x.yaml", "NOT_INGEST_X": "1"}
+    assert load_config(write(tmp_path, MINIMAL), env=env).http.timeout == 7.0
+    assert config_warnings() == []
 
 
 def test_missing_file_names_path(tmp_path):
@@ -406,7 +580,8 @@ def test_parse_duration(value, seconds):
 
 
 @pytest.mark.parametrize("value", ["", "soon", "15 minutes", "1h-30m", "-5", -5, True,
-                                   None, float("inf"), "m5"])
+                                   None, float("inf"), "m5", "9" * 400 + "s", 10**400,
+                                   "1" * 1001])
 def test_parse_duration_rejects(value):
     with pytest.raises(ValueError, match="duration"):
         parse_duration(value)
@@ -422,7 +597,23 @@ def test_parse_size(value, size):
 
 
 @pytest.mark.parametrize("value", ["", "big", "5 parsecs", "MB", "-1MB", -1, 1.5, False,
-                                   None])
+                                   None, "9" * 400 + "GB", 10**400, float("nan")])
 def test_parse_size_rejects(value):
     with pytest.raises(ValueError, match="size|bytes"):
         parse_size(value)
+
+
+@pytest.mark.parametrize(("parse", "value", "most", "expected"), [
+    (parse_duration, "1h", 3600.0, 3600.0),
+    (parse_duration, "1h1s", 3600.0, "'1h1s' is longer than 1h, the most this setting accepts"),
+    (parse_duration, 10**400, 3600.0, "a number of about 401 digits is longer than 1h"),
+    (parse_size, "1GiB", 2**30, 2**30),
+    (parse_size, 2**30 + 1, 2**30, "1073741825 is more than 1GiB, the most this setting accepts"),
+    (parse_size, "1e3", None, "not a size: '1e3'"),
+])
+def test_most_a_setting_accepts(parse, value, most, expected):
+    if isinstance(expected, str):
+        with pytest.raises(ValueError, match=f"^{re.escape(expected)}"):
+            parse(value, most=most)
+    else:
+        assert parse(value, most=most) == expected

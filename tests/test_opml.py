@@ -1,6 +1,7 @@
 """OPML in and out: parsing untrusted files safely, merging into config.yaml as written."""
 
 import json
+import time
 
 import pytest
 
@@ -134,3 +135,74 @@ def test_nothing_is_written_on_a_dry_run_or_when_the_result_would_not_load(tmp_p
         import_opml(str(config), str(opml))
     assert config.read_text() == broken
     assert [p.name for p in tmp_path.iterdir()] and not list(tmp_path.glob(".config.yaml.*"))
+
+
+# --- hostile files: only ConfigError comes out, after bounded work -------------------
+
+def _opml(body: str, encoding: str = "UTF-8") -> bytes:
+    return (f'<?xml version="1.0" encoding="{encoding}"?>\n<opml version="2.0"><body>{body}'
+            "</body></opml>").encode("latin-1")
+
+
+@pytest.mark.parametrize("encoding", ["utf-7", "big5", "rot13", "base64", "idna", "punycode",
+                                      "undefined", "no-such-codec"])
+def test_an_encoding_expat_cannot_take_is_refused(encoding):
+    with pytest.raises(ConfigError, match=r"^subs\.opml:1: cannot read the encoding its XML "
+                                          r"declaration names \(.+\); save the file as UTF-8"):
+        parse_opml(_opml('<outline text="x" xmlUrl="https://a.example/"/>', encoding), "subs.opml")
+
+
+def test_a_one_byte_encoding_is_still_read():
+    feeds = parse_opml(_opml('<outline text="Caf\xe9" xmlUrl="https://a.example/"/>',
+                             "windows-1252"), "subs.opml")
+    assert [f.name for f in feeds] == ["Café"]
+
+
+def test_outlines_nested_past_50_are_refused():
+    # Every feed carries the titles of the folders above it: 2,000 levels of folders, a
+    # feed in each, is two million tags.
+    def levels(n: int) -> bytes:
+        return _opml("".join(f'<outline text="f{i}"><outline text="x{i}" xmlUrl="https://'
+                             f'a{i}.example/"/>' for i in range(n)) + "</outline>" * n)
+
+    assert len(parse_opml(levels(49), "subs.opml")[-1].tags) == 49
+    with pytest.raises(ConfigError, match=r"^subs\.opml:2: outlines nested more than 50 deep"):
+        parse_opml(levels(2000), "subs.opml")
+
+
+def test_a_file_larger_than_any_export_is_refused(tmp_path):
+    (tmp_path / "big.opml").write_bytes(_opml(" " * 10_000_000))
+    with pytest.raises(ConfigError, match=r"big\.opml: larger than 10,000,000 bytes"):
+        import_opml(str(tmp_path / "config.yaml"), str(tmp_path / "big.opml"))
+    assert not (tmp_path / "config.yaml").exists()
+
+
+def test_many_feeds_of_one_name_are_named_in_linear_time():
+    incoming = [OpmlFeed(f"https://a{i}.example/rss", "News") for i in range(20_000)]
+    started = time.monotonic()
+    report = merge([{"name": "News", "url": "https://x.example/"}], incoming)
+    assert time.monotonic() - started < 10  # generous: one suffix search per name took minutes
+    names = [f.name for f in report.added]
+    assert names[:3] == ["News-2", "News-3", "News-4"] and names[-1] == "News-20001"
+    assert len(set(names)) == 20_000
+
+
+@pytest.mark.parametrize("config, problem", [
+    ("feeds:\n  - url: https://a.example/\nhttp:\n  timeout: !!int abc\n",
+     r"config\.yaml:4: not valid YAML \(cannot read 'abc' as !!int \(invalid literal"),
+    ("feeds:\n  - url: https://a.example/\nx: " + "[" * 1000 + "]" * 1000 + "\n",
+     r"config\.yaml:3: not valid YAML \(values nested more than 20 levels deep"),
+    ("feeds:\n  - url: 0x" + "f" * 5000 + "\n",
+     r"left unchanged, because with the new feeds it would not load: config\.yaml:2: "
+     r"feeds\[0\]\.url: expected non-empty text, got a number of about 6021 digits"),
+    (b"feeds: \xff\n", r"config\.yaml: cannot read the config file: 'utf-8' codec"),
+], ids=["tag-cannot-build", "1000-brackets", "5000-digit-url", "not-utf8"])
+def test_a_config_that_cannot_be_read_is_left_alone(tmp_path, monkeypatch, config, problem):
+    monkeypatch.chdir(tmp_path)
+    path, opml = tmp_path / "config.yaml", tmp_path / "subs.opml"
+    path.write_bytes(config if isinstance(config, bytes) else config.encode())
+    opml.write_bytes(MINIFLUX)
+    before = path.read_bytes()
+    with pytest.raises(ConfigError, match=problem):
+        import_opml("config.yaml", "subs.opml")
+    assert path.read_bytes() == before
