@@ -1,8 +1,11 @@
 # ingest as a container: the daemon (`ingest run`) with output and state on the /data volume.
 #   docker build -t ingest .
-#   docker run -d --name ingest -p 8080:8080 -v ingest-data:/data --stop-timeout 30 ingest
+#   docker run -d --name ingest -p 127.0.0.1:8080:8080 -v ingest-data:/data --stop-timeout 30 ingest
 # Your own feeds: mount a config over /etc/ingest/config.yaml. Any setting can be changed
 # with INGEST_<SECTION>_<KEY> variables; SIGHUP (docker kill -s HUP ingest) reloads feeds.
+# The ops server listens on every interface of the container (a published port reaches it
+# only so); set INGEST_SERVER_TOKEN to require a bearer token for /status and
+# /metrics, and publish the port on the host's loopback only (-p 127.0.0.1:8080:8080).
 
 # Build stage: the package and its dependencies in /opt/venv (wheels only, no compiler).
 FROM python:3.11-slim AS build
@@ -25,6 +28,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     INGEST_OUTPUT_DIR=/data \
     INGEST_STATE_PATH=/data/state.sqlite \
+    INGEST_SERVER_HOST=0.0.0.0 \
     INGEST_SERVER_PORT=8080
 USER 10001:10001
 WORKDIR /data

@@ -12,10 +12,12 @@ import logging
 import os
 import signal
 import sys
+import traceback
 
 from ingest import __version__, commands
 from ingest.config import Config, load_config
 from ingest.errors import ConfigError, IngestError
+from ingest.redact import Redactor
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger("ingest.cli")
@@ -26,25 +28,40 @@ def main(argv: list[str] | None = None) -> int:
     # A full disk or a file-size limit must surface as an error we can report,
     # not as a signal that kills the process mid-line.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    from ingest.logs import setup_logging
+    from ingest.logs import redact_secrets, setup_logging
 
     default = logging.INFO if args.command == "run" else logging.WARNING
     level = default - 10 * args.verbose + 10 * args.quiet
     setup_logging(max(logging.DEBUG, min(level, logging.CRITICAL)), args.log_format)
+    redact = Redactor()  # until the config names its feeds: credentials of any URL
+    redact_secrets(redact)
     try:
         cfg = load_config(args.config) if args.needs_config else None
+        if cfg is not None:
+            redact = _redact_config_secrets(cfg)
         return args.handler(cfg, args)
     except ConfigError as exc:
-        print(f"ingest: {exc}", file=sys.stderr)
+        print(f"ingest: {redact(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except IngestError as exc:
-        print(f"ingest: {exc}", file=sys.stderr)
+        print(f"ingest: {redact(str(exc))}", file=sys.stderr)
         return EXIT_FAILED
     except BrokenPipeError:  # `ingest status | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
+
+
+def _redact_config_secrets(cfg: Config) -> Redactor:
+    """From here on, no log line shows a feed URL's secrets or the ops server's token."""
+    from ingest.logs import redact_secrets
+
+    redact = Redactor((f.url for f in cfg.feeds), secrets=(cfg.server.token,))
+    redact_secrets(redact)
+    sys.excepthook = lambda kind, exc, tb: sys.stderr.write(  # a bug's traceback too
+        redact("".join(traceback.format_exception(kind, exc, tb))))
+    return redact
 
 
 def _parser() -> argparse.ArgumentParser:

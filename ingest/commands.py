@@ -56,7 +56,7 @@ def _read_store(cfg: Config, read, empty):
 
 
 def cmd_check(cfg: Config, args) -> int:
-    plain = effective_config(cfg)
+    plain = _without_secrets(effective_config(cfg))
     if args.format == "yaml":
         from ruamel.yaml import YAML
 
@@ -70,15 +70,29 @@ def cmd_check(cfg: Config, args) -> int:
     return EXIT_OK
 
 
+def _without_secrets(plain: dict) -> dict:
+    """The effective settings as `ingest check` shows them: feed URLs redacted, the
+    server token as ``***`` (the output lands in CI logs and support tickets)."""
+    from ingest.redact import MASK, redact_url
+
+    for feed in plain["feeds"]:
+        feed["url"] = redact_url(feed["url"])
+    if plain["server"].get("token") is not None:
+        plain["server"]["token"] = MASK
+    return plain
+
+
 def cmd_import_opml(_cfg: None, args) -> int:
     from ingest.opml_config import import_opml
+    from ingest.redact import redact_url
 
     report = import_opml(args.config, args.file, dry_run=args.dry_run)
     for feed in report.added:
-        print(f"{'would add' if args.dry_run else 'added'}\t{feed.name or '-'}\t{feed.url}")
+        print(f"{'would add' if args.dry_run else 'added'}\t{feed.name or '-'}\t"
+              f"{redact_url(feed.url)}")
     for feed, reason in report.skipped:
-        print(f"import-opml: skipped {feed.name or feed.url} ({args.file}:{feed.line}): {reason}",
-              file=sys.stderr)
+        print(f"import-opml: skipped {feed.name or redact_url(feed.url)} "
+              f"({args.file}:{feed.line}): {reason}", file=sys.stderr)
     verb = "would add" if args.dry_run else "added"
     print(f"import-opml: {verb} {len(report.added)} feeds to {args.config}, "
           f"skipped {len(report.skipped)}", file=sys.stderr)

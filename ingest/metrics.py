@@ -17,6 +17,7 @@ from ingest import schedule
 from ingest.config import ScheduleConfig
 from ingest.models import Feed, FeedState
 from ingest.outcomes import PollResult
+from ingest.redact import redact_url, redactor_for
 from ingest.state import Store
 from ingest.units import format_duration
 
@@ -95,15 +96,21 @@ class Metrics:
 
 
 def survey(feeds: list[Feed], store: Store, sched: ScheduleConfig, now: float) -> list[dict]:
-    """One row per configured feed: its schedule, health and counts (``/status``)."""
+    """One row per configured feed: its schedule, health and counts (``/status``).
+
+    URLs and errors show without secrets: whoever may read /status need not see them.
+    """
+    redact = redactor_for(tuple(sorted({feed.url for feed in feeds})))
     rows = []
     for feed in feeds:
         s = store.get_feed(feed.url)
         since = s.last_new_at if s.last_new_at is not None else s.extra.get("since")
         rows.append({
-            "feed": feed.name, "url": feed.url, "failing": schedule.is_failing(s, sched),
+            "feed": feed.name, "url": redact_url(feed.url),
+            "failing": schedule.is_failing(s, sched),
             "stale": schedule.is_stale(s, schedule.base_interval(feed, sched), now),
-            "failures": s.failures, "last_error": s.last_error,
+            "failures": s.failures,
+            "last_error": redact(s.last_error) if s.last_error is not None else None,
             "last_success_at": s.last_success_at, "last_new_at": s.last_new_at,
             "quiet_since": since,
             "next_poll_at": s.next_poll_at, "interval": s.interval,

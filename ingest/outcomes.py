@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ingest.models import Feed
+from ingest.redact import redact_url, redactor_for
 
 # Poll outcomes: "new" (something written), "nothing_new", "not_modified" (304),
 # "unchanged" (same bytes as last time), "failed".
@@ -87,8 +88,18 @@ class RunStats:
             lines.append("skipped: " + ", ".join(f"{n} {k}" for k, n in sorted(skipped.items())))
         if self.recovered:
             lines.append(f"recovered: {self.recovered} records written before a crash")
-        for r in self.failed:
-            error = r.error or r.error_kind or "failed"
-            where = "" if r.feed.url in error else f" ({r.feed.url})"
-            lines.append(f"FAILED {r.feed.name}{where}: {error}")
+        lines += self._failures()
         return "\n".join(lines)
+
+    def _failures(self) -> list[str]:
+        """One line per failed feed, its URL shown without secrets (the summary goes to
+        cron mails and CI logs)."""
+        failed = self.failed
+        redact = redactor_for(tuple(sorted({r.feed.url for r in failed})))
+        lines = []
+        for r in failed:
+            error = redact(r.error or r.error_kind or "failed")
+            shown = redact_url(r.feed.url)
+            where = "" if shown in error else f" ({shown})"
+            lines.append(f"FAILED {r.feed.name}{where}: {error}")
+        return lines

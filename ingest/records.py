@@ -6,6 +6,7 @@ import re
 from email.utils import parsedate_to_datetime
 
 from ingest.models import Cleaned, Feed, ParsedFeed, Record
+from ingest.redact import record_url
 
 _MAX_AGE = re.compile(r"max-age\s*=\s*(\d+)", re.IGNORECASE)
 
@@ -19,7 +20,7 @@ def build_record(feed: Feed, parsed: ParsedFeed, draft, cleaned: Cleaned,
         id=draft.id,
         url=draft.url,
         feed=feed.name,
-        feed_url=feed.url,
+        feed_url=record_url(feed.url),  # records travel further than the config: no secrets
         guid=entry.guid,
         title=entry.title or (article.title if article else "") or "",
         # The page's date is YYYY-MM-DD: ISO 8601 already (a date without a time).

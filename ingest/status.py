@@ -11,6 +11,8 @@ interval, else its configured ``interval``, else ``schedule.interval`` —
 counted from the last new item (or from when the daemon first scheduled the
 feed). A feed that never produced an item and was never scheduled by the
 daemon is not called stale.
+
+URLs show as `ingest.redact.redact_url` gives them (no userinfo, no query values).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Iterable
 from ingest import schedule
 from ingest.config import Config
 from ingest.models import Feed, FeedState
+from ingest.redact import Redactor, redact_url
 
 _COLUMNS = ("FEED", "LAST POLL", "LAST OK", "FAILS", "NEXT POLL", "ARTICLES", "STALE",
             "LAST ERROR")
@@ -28,26 +31,32 @@ _ERROR_WIDTH = 80
 
 
 def feed_rows(cfg: Config, states: Iterable[FeedState], now: float) -> list[dict]:
-    """One plain-data row per configured feed, then per feed only the store knows."""
+    """One plain-data row per configured feed, then per feed only the store knows.
+
+    URLs show without their secrets, and errors without any known URL's secrets (a
+    store written before errors were redacted still holds them).
+    """
     by_url = {s.url: s for s in states}
-    rows = [_row(feed, by_url.pop(feed.url, None), cfg, now) for feed in cfg.feeds]
+    redact = Redactor([*(f.url for f in cfg.feeds), *by_url], secrets=(cfg.server.token,))
+    rows = [_row(feed, by_url.pop(feed.url, None), cfg, now, redact) for feed in cfg.feeds]
     for url, state in sorted(by_url.items()):
-        rows.append(_row(Feed(name=url, url=url), state, cfg, now, configured=False))
+        rows.append(_row(Feed(name=url, url=url), state, cfg, now, redact, configured=False))
     return rows
 
 
 def _row(feed: Feed, state: FeedState | None, cfg: Config, now: float,
-         configured: bool = True) -> dict:
+         redact: Redactor, configured: bool = True) -> dict:
     polled = state is not None and state.last_poll_at is not None
     state = state or FeedState(url=feed.url)
     base = schedule.base_interval(feed, cfg.schedule)
+    error = redact(state.last_error) if state.last_error is not None else None
     return {
-        "feed": feed.name if configured else None, "url": feed.url, "configured": configured,
-        "polled": polled,
+        "feed": feed.name if configured else None, "url": redact_url(feed.url),
+        "configured": configured, "polled": polled,
         "last_poll_at": _iso(state.last_poll_at), "last_success_at": _iso(state.last_success_at),
         "last_new_at": _iso(state.last_new_at), "next_poll_at": _iso(state.next_poll_at),
         "failures": state.failures, "failing": schedule.is_failing(state, cfg.schedule),
-        "last_error": state.last_error, "articles_written": state.articles_written,
+        "last_error": error, "articles_written": state.articles_written,
         "stale": polled and schedule.is_stale(state, base, now),
         "_stamps": (state.last_poll_at, state.last_success_at, state.next_poll_at),
     }

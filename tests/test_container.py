@@ -216,6 +216,8 @@ def test_dockerfile_and_compose_shape():
     env = env_of(final)
     assert env["INGEST_OUTPUT_DIR"] == "/data"
     assert env["INGEST_STATE_PATH"] == "/data/state.sqlite"
+    # server.host defaults to 127.0.0.1: the image must say 0.0.0.0 for its published port.
+    assert env["INGEST_SERVER_HOST"] == "0.0.0.0"
     assert args(final, "COPY")[-1] == "config.yaml /etc/ingest/config.yaml"
     assert json.loads(args(final, "ENTRYPOINT")[0]) == ["ingest"]
     assert json.loads(args(final, "CMD")[0]) == ["run", "--config", "/etc/ingest/config.yaml"]
@@ -226,6 +228,8 @@ def test_dockerfile_and_compose_shape():
     [service] = compose["services"].values()
     assert service["restart"] == "unless-stopped"
     assert any(v.split(":")[1] == "/data" for v in service["volumes"])
+    # /status names every feed: published on the host's loopback, not on every interface.
+    assert service["ports"] == ["127.0.0.1:8080:8080"]
     assert int(service["stop_grace_period"].rstrip("s")) > 20  # schedule.shutdown_grace
 
 
