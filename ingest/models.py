@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from typing import NamedTuple
 
 SCHEMA_VERSION = 1
 
@@ -128,6 +129,18 @@ class Record:
 
 
 _RECORD_FIELDS = tuple(f.name for f in fields(Record))
+
+
+class Checkpoint(NamedTuple):
+    """How far an output file's records are known to the store, and what the file was.
+
+    ``fingerprint`` identifies the bytes before ``offset`` (they never change in an
+    append-only file): a file that was truncated or replaced under the same name no
+    longer matches, and is reconciled from its start. None: not known (older stores).
+    """
+
+    offset: int
+    fingerprint: str | None = None
 
 
 @dataclass

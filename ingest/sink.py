@@ -11,12 +11,16 @@ file is larger than the limit only when one batch alone is.
 A batch is appended with one write; if the write fails (disk full, file-size
 limit), the file is cut back to its previous length so no torn line remains.
 A torn tail left by a crash is cut off by `repair` at start. Checkpoints are
-byte offsets in the file as stored (compressed offsets for ``.gz``).
+byte offsets in the file as stored (compressed offsets for ``.gz``), each with a
+fingerprint of the bytes before it, so a file truncated or replaced under the same
+name is reconciled from its start rather than from a stale offset. A folder deleted
+under a running process is made again by the next write.
 `StdoutSink` (sink_stdout.py) is the same interface for ``ingest fetch -o -``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -29,9 +33,11 @@ import orjson
 
 from ingest import sink_gzip
 from ingest.errors import SinkError
+from ingest.models import Checkpoint
 
 log = logging.getLogger("ingest.sink")
 PLAIN, GZIP = ".jsonl", ".jsonl.gz"
+_FINGERPRINTED = 4096  # bytes at the start of a file that identify it
 
 
 class JsonlSink:
@@ -98,42 +104,56 @@ class JsonlSink:
                 log.warning("sink: cut a torn end from %s (left by a crash)", path)
         return repaired
 
-    def unreconciled(self, checkpoints: Mapping[str, int]) -> Iterator[tuple[str, int, list[dict]]]:
-        """Per file, the records written after its checkpoint: (name, end offset, records)."""
+    def unreconciled(self, checkpoints: Mapping[str, Checkpoint]
+                     ) -> Iterator[tuple[str, Checkpoint, list[dict]]]:
+        """Per file, the records written after its checkpoint: (name, new checkpoint, records)."""
         for path in self.files():
             name = self.name(path)
-            start = checkpoints.get(name, 0)
             size = _guarded(path, lambda p: p.stat().st_size)
+            start = _guarded(path, lambda p: _resume_at(p, size, checkpoints.get(name)))
             if size <= start:
                 continue
             lines = _guarded(path, lambda p: list(_lines(p, start)))
             records = [_load(line) for line in lines if line.strip()]
-            yield name, size, [r for r in records if r is not None]
+            end = Checkpoint(size, _guarded(path, lambda p: _fingerprint_of(p, size)))
+            yield name, end, [r for r in records if r is not None]
 
-    def write(self, records: Sequence[Mapping]) -> dict[str, int]:
-        """Append records as whole lines and fsync; return ``{file name: new size}``."""
+    def write(self, records: Sequence[Mapping]) -> dict[str, Checkpoint]:
+        """Append records as whole lines and fsync; return ``{file name: its new checkpoint}``."""
         if not records:
             return {}
         data = encode(records)
         if self.suffix == GZIP:
             data = sink_gzip.member(data)
         path = self.current_file(len(data))
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise SinkError(f"sink: cannot open {path}: {exc.strerror}") from exc
+        fd = self._open(path)
         try:
             start = os.fstat(fd).st_size
             try:
                 _write_all(fd, data)
                 os.fsync(fd)
+                end = start + len(data)
+                fingerprint = _fingerprint(os.pread(fd, min(end, _FINGERPRINTED), 0))
             except OSError as exc:
                 _truncate(fd, start)
                 raise SinkError(f"sink: writing {path} failed: {exc.strerror or exc}; "
                                 f"{len(records)} records not written, will retry") from exc
-            return {self.name(path): start + len(data)}
+            return {self.name(path): Checkpoint(end, fingerprint)}
         finally:
             os.close(fd)
+
+    def _open(self, path: Path) -> int:
+        """``path`` opened for appending; a folder deleted under us is made again."""
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT  # read: the fingerprint
+        try:
+            try:
+                return os.open(path, flags, 0o644)
+            except FileNotFoundError:
+                log.warning("sink: output folder %s is gone; making it again", path.parent)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                return os.open(path, flags, 0o644)
+        except OSError as exc:
+            raise SinkError(f"sink: cannot open {path}: {exc.strerror}") from exc
 
 
 def encode(records: Sequence[Mapping]) -> bytes:
@@ -148,6 +168,30 @@ def _lines(path: Path, start: int) -> Iterator[bytes]:
     with path.open("rb") as fh:
         fh.seek(start)
         yield from fh
+
+
+def _fingerprint(head: bytes) -> str:
+    return hashlib.sha256(head).hexdigest()[:16]
+
+
+def _fingerprint_of(path: Path, offset: int) -> str:
+    """The fingerprint of ``path``'s bytes before ``offset`` (its first few KB at most)."""
+    with path.open("rb") as fh:
+        return _fingerprint(fh.read(min(offset, _FINGERPRINTED)))
+
+
+def _resume_at(path: Path, size: int, checkpoint: Checkpoint | None) -> int:
+    """Where reconciliation of ``path`` starts: its checkpoint while the file is the
+    one the checkpoint was taken of, else 0 (every record is checked again; those the
+    store knows are not counted twice)."""
+    if checkpoint is None:
+        return 0
+    offset, fingerprint = checkpoint
+    if offset <= size and (fingerprint is None or fingerprint == _fingerprint_of(path, offset)):
+        return offset
+    log.warning("sink: %s changed since its checkpoint at byte %d (truncated or replaced); "
+                "checking all its records", path, offset)
+    return 0
 
 
 def _write_all(fd: int, data: bytes) -> None:

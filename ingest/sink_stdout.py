@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import BinaryIO
 
 from ingest.errors import SinkError
+from ingest.models import Checkpoint
 from ingest.sink import JsonlSink, encode
 
 
@@ -29,11 +30,12 @@ class StdoutSink:
     def repair(self) -> list[str]:
         return self.files.repair() if self.files else []
 
-    def unreconciled(self, checkpoints: Mapping[str, int]) -> Iterator[tuple[str, int, list[dict]]]:
+    def unreconciled(self, checkpoints: Mapping[str, Checkpoint]
+                     ) -> Iterator[tuple[str, Checkpoint, list[dict]]]:
         if self.files:
             yield from self.files.unreconciled(checkpoints)
 
-    def write(self, records: Sequence[Mapping]) -> dict[str, int]:
+    def write(self, records: Sequence[Mapping]) -> dict[str, Checkpoint]:
         """Write and flush whole lines; no checkpoint (``{}``)."""
         if not records:
             return {}

@@ -12,7 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 
-from ingest.models import FeedState
+from ingest.models import Checkpoint, FeedState
 
 
 class Store(ABC):
@@ -30,7 +30,7 @@ class Store(ABC):
 
     @abstractmethod
     def mark_seen(self, keys: Mapping[str, str],
-                  checkpoints: Mapping[str, int] | None = None) -> None:
+                  checkpoints: Mapping[str, Checkpoint] | None = None) -> None:
         """Mark ``{key: status}`` seen and move sink checkpoints, atomically."""
 
     @abstractmethod
@@ -64,6 +64,11 @@ class Store(ABC):
         Feeds without a ``next_poll_at`` are not scheduled and never claimed."""
 
     @abstractmethod
+    def shift_schedule(self, seconds: float) -> int:
+        """Move every scheduled poll and lease by ``seconds`` (the wall clock was stepped);
+        return how many feeds moved."""
+
+    @abstractmethod
     def forget_seen_before(self, cutoff: float) -> int:
         """Compaction: drop seen marks older than ``cutoff``; return how many."""
 
@@ -92,8 +97,8 @@ class Store(ABC):
 
     # -- sink checkpoints -----------------------------------------------------
     @abstractmethod
-    def checkpoints(self) -> dict[str, int]:
-        """``{output file: byte offset up to which its records are known}``."""
+    def checkpoints(self) -> dict[str, Checkpoint]:
+        """``{output file: how far its records are known, and what the file was}``."""
 
     @abstractmethod
     def close(self) -> None: ...

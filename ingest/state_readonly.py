@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ingest.errors import StateError
-from ingest.state_sqlite import SqliteStore
+from ingest.state_sqlite import SqliteStore, check_schema_version
 
 
 class ReadOnlySqliteStore(SqliteStore):
@@ -31,6 +31,7 @@ class ReadOnlySqliteStore(SqliteStore):
                                        check_same_thread=False)
             self._db.execute("PRAGMA busy_timeout=5000")
             self._db.execute("SELECT 1 FROM feeds LIMIT 1")
+            check_schema_version(self._db, self.path)
         except sqlite3.Error as exc:
             raise StateError(f"state: cannot read {self.path}: {exc}; is it an ingest "
                              "state store (state.path)?") from exc

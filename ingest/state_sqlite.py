@@ -2,7 +2,11 @@
 
 WAL, one writer process at a time, enforced with a lock file beside the store
 (``state.sqlite.lock``, holding the writer's pid). Every method is one short
-transaction. A store made by an earlier version is migrated when it is opened.
+transaction. A store made by an earlier version is migrated when it is opened; one
+made by a later version (its ``PRAGMA user_version`` is above SCHEMA_VERSION) is
+refused, since this version would misread what it added. A feed row that cannot be
+read (corrupt JSON, wrong types) is logged and the feed starts afresh: the row only
+holds validators, schedule and counters, which the next poll rebuilds.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import sqlite3
 import time
@@ -18,8 +23,11 @@ from dataclasses import fields
 from pathlib import Path
 
 from ingest.errors import StateError, StateLocked
-from ingest.models import FeedState
+from ingest.models import Checkpoint, FeedState
 from ingest.state import Store
+
+log = logging.getLogger("ingest.state")
+SCHEMA_VERSION = 1  # 0: stores made before the version was kept
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen (
@@ -50,7 +58,8 @@ CREATE TABLE IF NOT EXISTS footer_lines (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sink_checkpoints (
     path TEXT PRIMARY KEY,
-    offset INTEGER NOT NULL
+    offset INTEGER NOT NULL,
+    fingerprint TEXT
 ) WITHOUT ROWID;
 """
 
@@ -75,14 +84,19 @@ class SqliteStore(Store):
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=5000")
+            check_schema_version(self._db, self.path)
             self._db.executescript(_SCHEMA)
             _migrate(self._db)
             # We hold the lock, so no other process is polling: leases left by a
             # killed process are stale, and its feeds are due again at once.
             self._db.execute("UPDATE feeds SET leased_until = NULL "
                              "WHERE leased_until IS NOT NULL")
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, StateError) as exc:
+            if hasattr(self, "_db"):
+                self._db.close()
             os.close(self._lock_fd)
+            if isinstance(exc, StateError):
+                raise
             raise StateError(f"state: cannot open {self.path}: {exc}") from exc
 
     # -- helpers ---------------------------------------------------------------
@@ -126,15 +140,16 @@ class SqliteStore(Store):
         return wanted - known
 
     def mark_seen(self, keys: Mapping[str, str],
-                  checkpoints: Mapping[str, int] | None = None) -> None:
+                  checkpoints: Mapping[str, Checkpoint] | None = None) -> None:
         now = self._clock()
         self._write([
             ("INSERT OR IGNORE INTO seen (key, status, seen_at) VALUES (?, ?, ?)",
              [(k, s, now) for k, s in keys.items()]),
             ("DELETE FROM attempts WHERE key = ?", [(k,) for k in keys]),
-            ("INSERT INTO sink_checkpoints (path, offset) VALUES (?, ?) "
-             "ON CONFLICT (path) DO UPDATE SET offset = excluded.offset",
-             list((checkpoints or {}).items())),
+            ("INSERT INTO sink_checkpoints (path, offset, fingerprint) VALUES (?, ?, ?) "
+             "ON CONFLICT (path) DO UPDATE SET offset = excluded.offset, "
+             "fingerprint = excluded.fingerprint",
+             [(path, c.offset, c.fingerprint) for path, c in (checkpoints or {}).items()]),
         ])
 
     def record_attempt(self, key: str, error: str) -> int:
@@ -158,8 +173,13 @@ class SqliteStore(Store):
         rows = self._read("SELECT data FROM feeds WHERE url = ?", (url,))
         if not rows:
             return FeedState(url=url)
-        data = json.loads(rows[0][0])
-        return FeedState(url=url, **{k: v for k, v in data.items() if k in _FEED_FIELDS})
+        try:
+            return _feed_state(url, rows[0][0])
+        except ValueError as exc:
+            log.error("state: the saved state of feed %s in %s is unreadable (%s); the feed "
+                      "starts afresh (its validators, schedule and counters are lost)",
+                      url, self.path, exc)
+            return FeedState(url=url)
 
     def put_feed(self, state: FeedState) -> None:
         """Save a feed's state; this ends any lease on it (its poll is over)."""
@@ -183,6 +203,16 @@ class SqliteStore(Store):
             self._db.executemany("UPDATE feeds SET leased_until = ? WHERE url = ?",
                                  [(until, url) for url in urls])
         return urls
+
+    def shift_schedule(self, seconds: float) -> int:
+        next_poll = "next_poll_at + :shift"
+        with self._transaction("moving the schedule in"):
+            cur = self._db.execute(
+                f"UPDATE feeds SET next_poll_at = {next_poll}, "
+                f"data = json_set(data, '$.next_poll_at', {next_poll}), "
+                "leased_until = leased_until + :shift WHERE next_poll_at IS NOT NULL",
+                {"shift": seconds})
+        return cur.rowcount
 
     def ping(self) -> None:
         self._read("SELECT 1")
@@ -224,8 +254,9 @@ class SqliteStore(Store):
         return self._read(sql + " ORDER BY site, count DESC, key", args)
 
     # -- sink checkpoints -------------------------------------------------------
-    def checkpoints(self) -> dict[str, int]:
-        return dict(self._read("SELECT path, offset FROM sink_checkpoints"))
+    def checkpoints(self) -> dict[str, Checkpoint]:
+        return {path: Checkpoint(offset, fingerprint) for path, offset, fingerprint
+                in self._read("SELECT path, offset, fingerprint FROM sink_checkpoints")}
 
     @classmethod
     def open_readonly(cls, path: Path) -> SqliteStore:
@@ -247,11 +278,40 @@ def _chunks(items: list, size: int):
         yield items[i:i + size]
 
 
+_FIELD_TYPES = {"etag": str, "last_modified": str, "body_hash": str, "last_error": str,
+                "failures": int, "articles_written": int, "extra": dict}
+
+
+def _feed_state(url: str, text: str) -> FeedState:
+    """A feed row's JSON as a FeedState; ValueError says what is wrong with it."""
+    data = json.loads(text)  # json.JSONDecodeError is a ValueError
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+    values = {k: v for k, v in data.items() if k in _FEED_FIELDS and v is not None}
+    for name, value in values.items():
+        wanted = _FIELD_TYPES.get(name, (int, float))
+        if not isinstance(value, wanted) or isinstance(value, bool):
+            raise ValueError(f"{name} is {value!r}")
+    return FeedState(url=url, **values)
+
+
+def check_schema_version(db: sqlite3.Connection, path: Path) -> None:
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StateError(f"state: {path} was written by a newer version of ingest (store "
+                         f"schema {version}; this one knows up to {SCHEMA_VERSION}); "
+                         "upgrade ingest, or point state.path at another file")
+
+
 def _migrate(db: sqlite3.Connection) -> None:
     """Bring a store made by an earlier version up to the current schema."""
     columns = {row[1] for row in db.execute("PRAGMA table_info(feeds)")}
     if "leased_until" not in columns:
         db.execute("ALTER TABLE feeds ADD COLUMN leased_until REAL")
+    columns = {row[1] for row in db.execute("PRAGMA table_info(sink_checkpoints)")}
+    if "fingerprint" not in columns:
+        db.execute("ALTER TABLE sink_checkpoints ADD COLUMN fingerprint TEXT")
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 def _acquire_lock(path: Path, timeout: float) -> int:

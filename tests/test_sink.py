@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -24,8 +25,8 @@ def test_write_appends_whole_lines_and_reports_offsets(tmp_path):
     assert data.endswith(b"\n") and data.count(b"\n") == 3
     assert "città è bella" in data.decode("utf-8")  # UTF-8, not \u escapes
     assert [json.loads(line)["id"] for line in data.splitlines()] == ["a", "b", "c"]
-    assert second == {"articles-2025-11-24.jsonl": len(data)}
-    assert first["articles-2025-11-24.jsonl"] < len(data)
+    assert second["articles-2025-11-24.jsonl"].offset == len(data)
+    assert first["articles-2025-11-24.jsonl"].offset < len(data)
 
 
 def test_partition_none_uses_one_file(tmp_path):
@@ -105,3 +106,34 @@ except SinkError as exc:
     lines = (out / "articles.jsonl").read_bytes().splitlines(keepends=True)
     assert [json.loads(line)["id"] for line in lines] == ["first"]
     assert all(line.endswith(b"\n") for line in lines)
+
+
+def test_a_checkpoint_of_a_file_truncated_or_replaced_since_is_not_trusted(tmp_path, caplog):
+    """The records after a stale offset would be skipped: a file cut shorter than its
+    checkpoint, or another file under the same name, is reconciled from its start."""
+    sink = make_sink(tmp_path)
+    path = sink.dir / "articles-2025-11-24.jsonl"
+    stored = sink.write([{"id": "a"}, {"id": "b"}])
+    ids = lambda rows: [[r["id"] for r in recs] for _, _, recs in rows]  # noqa: E731
+    assert list(sink.unreconciled(stored)) == []  # the same file: nothing to do
+
+    path.write_bytes(b'{"id": "x"}\n')  # cut shorter than its checkpoint (and rewritten)
+    assert ids(sink.unreconciled(stored)) == [["x"]]
+
+    path.write_bytes(b'{"id": "y"}\n{"id": "z"}\n{"id": "w"}\n')  # replaced, and longer
+    assert ids(sink.unreconciled(stored)) == [["y", "z", "w"]]
+    assert "changed since its checkpoint" in caplog.text
+
+    restored = next(iter(sink.unreconciled(stored)))[1]  # the checkpoint reconciliation moves to
+    sink.write([{"id": "v"}])
+    assert ids(sink.unreconciled({path.name: restored})) == [["v"]]
+
+
+def test_a_deleted_output_folder_is_made_again_by_the_next_write(tmp_path, caplog):
+    sink = make_sink(tmp_path)
+    sink.write([{"id": "a"}])
+    shutil.rmtree(sink.dir)
+    stored = sink.write([{"id": "b"}])
+    assert (sink.dir / "articles-2025-11-24.jsonl").read_bytes() == b'{"id":"b"}\n'
+    assert list(stored) == ["articles-2025-11-24.jsonl"]
+    assert f"output folder {sink.dir} is gone; making it again" in caplog.text

@@ -31,11 +31,11 @@ def test_each_batch_is_a_whole_member_and_offsets_are_compressed(tmp_path):
     first = sink.write(batch("a"))
     second = sink.write(batch("b"))
     path = sink.dir / NAME
-    assert second == {NAME: path.stat().st_size} and first[NAME] < second[NAME]
+    assert second[NAME].offset == path.stat().st_size and first[NAME].offset < second[NAME].offset
     assert ids(gzip.decompress(path.read_bytes()).splitlines()) == ["a0", "a1", "a2",
                                                                    "b0", "b1", "b2"]
     # A checkpoint is a member boundary: reading from it gives exactly the later batch.
-    assert ids(sink_gzip.iter_lines(path, first[NAME])) == ["b0", "b1", "b2"]
+    assert ids(sink_gzip.iter_lines(path, first[NAME].offset)) == ["b0", "b1", "b2"]
     assert sink_gzip.whole_end(path) == path.stat().st_size
     assert [p.name for p in sink.files()] == [NAME]
 
@@ -53,7 +53,7 @@ def test_repair_cuts_a_torn_member_back_to_the_last_whole_one(tmp_path, monkeypa
         monkeypatch.setattr(sink_gzip, "_TAIL_WINDOWS", (window,))
     sink = make_sink(tmp_path)
     sink.write(batch("a"))
-    good = sink.write(batch("b"))[NAME]
+    good = sink.write(batch("b"))[NAME].offset
     path = sink.dir / NAME
     with path.open("ab") as fh:
         fh.write(torn(sink_gzip.member(b'{"id": "c0"}\n' * 50), how))
@@ -97,7 +97,7 @@ def test_a_last_member_larger_than_the_first_tail_window(tmp_path):
     sink = make_sink(tmp_path)
     sink.write(batch("a"))
     big = [{"id": "big", "text": os.urandom(150_000).hex()}]  # ~150 kB compressed
-    end = sink.write(big)[NAME]
+    end = sink.write(big)[NAME].offset
     path = sink.dir / NAME
     assert sink.repair() == [] and sink_gzip.whole_end(path) == end
     with path.open("ab") as fh:

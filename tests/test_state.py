@@ -1,11 +1,12 @@
 import multiprocessing
+import re
 import sqlite3
 
 import pytest
 
-from ingest.errors import StateLocked
-from ingest.models import FeedState
-from ingest.state_sqlite import SqliteStore
+from ingest.errors import StateError, StateLocked
+from ingest.models import Checkpoint, FeedState
+from ingest.state_sqlite import SCHEMA_VERSION, SqliteStore
 
 
 @pytest.fixture
@@ -17,11 +18,12 @@ def store(tmp_path):
 
 def test_seen_marks_and_checkpoints_are_atomic(store):
     assert store.unseen(["a", "b", "c"]) == {"a", "b", "c"}
-    store.mark_seen({"a": "written", "b": "skipped:http_404"}, {"articles.jsonl": 120})
+    store.mark_seen({"a": "written", "b": "skipped:http_404"},
+                    {"articles.jsonl": Checkpoint(120, "f1")})
     assert store.unseen(["a", "b", "c"]) == {"c"}
-    assert store.checkpoints() == {"articles.jsonl": 120}
-    store.mark_seen({}, {"articles.jsonl": 240})
-    assert store.checkpoints() == {"articles.jsonl": 240}
+    assert store.checkpoints() == {"articles.jsonl": Checkpoint(120, "f1")}
+    store.mark_seen({}, {"articles.jsonl": Checkpoint(240, "f2")})
+    assert store.checkpoints() == {"articles.jsonl": Checkpoint(240, "f2")}
 
 
 def test_unseen_handles_large_batches(store):
@@ -130,3 +132,64 @@ def test_store_from_an_earlier_version_is_migrated(tmp_path):
     s = SqliteStore(path)
     assert s.claim_due_feeds(10.0, 5, 300) == ["https://a/feed"]
     s.close()
+
+
+def test_store_from_an_earlier_version_gets_checkpoint_fingerprints_and_a_version(tmp_path):
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE sink_checkpoints (path TEXT PRIMARY KEY, offset INTEGER NOT NULL) "
+               "WITHOUT ROWID")
+    db.execute("INSERT INTO sink_checkpoints VALUES ('articles.jsonl', 77)")
+    db.commit()
+    db.close()
+    s = SqliteStore(path)
+    assert s.checkpoints() == {"articles.jsonl": Checkpoint(77, None)}  # trusted as before
+    s.close()
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_store_written_by_a_newer_version_is_refused_clearly(tmp_path):
+    path = tmp_path / "new.sqlite"
+    SqliteStore(path).close()
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.commit()
+    db.close()
+    for open_store in (SqliteStore, SqliteStore.open_readonly):
+        with pytest.raises(StateError, match=rf"{path}.*newer version of ingest \(store schema "
+                                             rf"{SCHEMA_VERSION + 1}; this one knows up to "
+                                             rf"{SCHEMA_VERSION}\)"):
+            open_store(path)
+    with pytest.raises(StateError, match="newer version"):  # not StateLocked: the lock was let go
+        SqliteStore(path, lock_timeout=0)
+
+
+@pytest.mark.parametrize("data, problem", [
+    ("{not json", "Expecting property name"),
+    ("[1, 2]", "expected a JSON object, got list"),
+    ('{"failures": "many"}', "failures is 'many'"),
+    ('{"next_poll_at": true}', "next_poll_at is True"),
+    ('{"extra": [1]}', r"extra is \[1\]"),
+])
+def test_an_unreadable_feed_row_is_named_and_the_feed_starts_afresh(store, caplog, data, problem):
+    store.put_feed(FeedState(url="https://a/feed", etag='"v1"', failures=2))
+    store._db.execute("UPDATE feeds SET data = ? WHERE url = ?", (data, "https://a/feed"))
+    with caplog.at_level("ERROR", logger="ingest.state"):
+        state = store.get_feed("https://a/feed")
+    assert state == FeedState(url="https://a/feed")
+    assert re.search(rf"feed https://a/feed in {re.escape(str(store.path))} is unreadable "
+                     rf"\(.*{problem}", caplog.text), caplog.text
+    assert [s.url for s in store.all_feeds()] == ["https://a/feed"]  # status still lists it
+    store.put_feed(state)  # the next poll's save repairs the row
+    assert store.get_feed("https://a/feed") == state
+
+
+def test_shifting_the_schedule_moves_polls_and_leases_not_parked_feeds(store):
+    store.put_feed(FeedState(url="a", next_poll_at=5000.0, etag="e"))
+    store.put_feed(FeedState(url="parked", next_poll_at=None))
+    assert store.claim_due_feeds(5000.0, 10, 300) == ["a"]  # leased until 5300
+    assert store.shift_schedule(-3600.0) == 1
+    assert store.get_feed("a").next_poll_at == 1400.0 and store.get_feed("a").etag == "e"
+    assert store.get_feed("parked").next_poll_at is None
+    assert store.claim_due_feeds(1400.0, 10, 300) == []  # still leased, until 1700
+    assert store.claim_due_feeds(1700.0, 10, 300) == ["a"]
