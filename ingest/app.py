@@ -23,7 +23,7 @@ async def open_pipeline(cfg: Config, *, on_event=None, sink=None) -> AsyncIterat
     store = SqliteStore(cfg.state.path, lock_timeout=cfg.state.lock_timeout)
     try:
         sink = sink or JsonlSink.from_config(cfg.output)
-        workers = WorkerPool(cfg.extract.workers)
+        workers = WorkerPool(cfg.extract.workers, timeout=cfg.extract.timeout)
         try:
             async with HttpClient(cfg.http) as http:
                 yield Pipeline(cfg, store, http, workers, sink, on_event=on_event)

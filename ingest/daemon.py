@@ -27,10 +27,12 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from ingest import schedule
 from ingest.config import Config, load_config
 from ingest.errors import IngestError
+from ingest.logs import redact_secrets
 from ingest.metrics import Metrics, log_poll, survey
 from ingest.models import Feed
 from ingest.outcomes import PollResult
 from ingest.pipeline import Pipeline
+from ingest.redact import Redactor
 from ingest.server import OpsServer, ops_routes, readiness
 from ingest.units import format_duration
 
@@ -38,6 +40,7 @@ log = logging.getLogger("ingest.daemon")
 DISPATCH_EVERY, CHECK_EVERY, COMPACT_EVERY = 1.0, 30.0, 86400.0
 LEASE_SECONDS = 300.0  # a claimed feed comes back after this if its poller died
 ALIVE_WITHIN = 30.0  # /healthz fails when the dispatcher has not run for this long
+CLOCK_STEP = 5.0  # seconds the wall clock may fall behind the monotonic one unnoticed
 FOOTER_LINES_KEPT = 30 * 86400.0  # a learned line that did not recur in this long goes
 
 
@@ -61,7 +64,8 @@ def _exit_during_startup(signum, frame) -> None:
 
 class Daemon:
     def __init__(self, cfg: Config, pipeline: Pipeline, *, config_path=None,
-                 clock=time.time, rng: random.Random | None = None) -> None:
+                 clock=time.time, monotonic=time.monotonic,
+                 rng: random.Random | None = None) -> None:
         self.cfg = cfg
         self.pipeline = pipeline
         self.store = pipeline.store
@@ -75,7 +79,8 @@ class Daemon:
         self._scheduler = AsyncIOScheduler()
         self._stopping = False
         self._stale: set[str] = set()
-        self._last_tick = clock()
+        self._monotonic = monotonic
+        self._tick = (clock(), monotonic())  # the last dispatch, by both clocks
 
     async def run(self) -> int:
         """Run until SIGTERM/SIGINT; SIGHUP reloads the config."""
@@ -98,7 +103,7 @@ class Daemon:
         if self.cfg.server.port:
             self.server = OpsServer(self.cfg.server.host, self.cfg.server.port, ops_routes(
                 alive=self.alive, ready=lambda: readiness(self.store, self.cfg.output.dir),
-                metrics=self.metrics, status=self.status))
+                metrics=self.metrics, status=self.status), token=self.cfg.server.token)
             await self.server.start()
         now = datetime.now(timezone.utc)
         for func, every, first in ((self.dispatch, DISPATCH_EVERY, now),
@@ -133,7 +138,7 @@ class Daemon:
     # -- dispatch ----------------------------------------------------------------------
     def dispatch(self) -> int:
         """Lease due feeds for the free slots and start their polls; how many started."""
-        self._last_tick = self._clock()
+        self._follow_wall_clock()
         free = self.cfg.schedule.concurrency - len(self._tasks)
         if self._stopping or free <= 0:
             return 0
@@ -144,6 +149,18 @@ class Daemon:
             task.add_done_callback(lambda _task, url=url: self._done(url))
         self.metrics.in_flight.set(len(self._tasks))
         return len(fresh)
+
+    def _follow_wall_clock(self) -> None:
+        """The schedule is stored in wall time (it outlives the process); a wall clock
+        stepped back would leave every poll in the future, so the schedule is moved back
+        by the step, as far as the monotonic clock says the wall one went back."""
+        wall, mono = self._clock(), self._monotonic()
+        step = self._tick[0] + (mono - self._tick[1]) - wall
+        if step > CLOCK_STEP:
+            moved = self.store.shift_schedule(-step)
+            log.warning("daemon: the wall clock went back %s; %d scheduled polls moved back "
+                        "with it", format_duration(round(step)), moved)
+        self._tick = (wall, mono)
 
     def _done(self, url: str) -> None:
         self._tasks.pop(url, None)
@@ -217,6 +234,9 @@ class Daemon:
             self.cfg, self._feeds = old_cfg, old
             log.error("daemon: reload failed, still running the previous config: %s", exc)
             return False
+        # feeds added by the reload are kept out of the log lines too (and removed ones,
+        # whose last polls may still be running)
+        redact_secrets(Redactor([*old, *self._feeds], secrets=(self.cfg.server.token,)))
         for name in {f.name for f in old.values()} - {f.name for f in new.feeds}:
             self.metrics.forget(name)
         fixed = [s for s in ("output", "state", "http", "extract", "footers", "server")
@@ -257,7 +277,7 @@ class Daemon:
         """None when the scheduler runs and the dispatcher ticked lately; else why not."""
         if not self._scheduler.running:
             return "scheduler not running"
-        quiet = self._clock() - self._last_tick
+        quiet = self._monotonic() - self._tick[1]
         return f"dispatcher silent for {quiet:.0f}s" if quiet > ALIVE_WITHIN else None
 
 

@@ -4,6 +4,16 @@
 `run`) and the daemon call. It is the only module that imports the stages; the
 stages never call each other. Order of work is cheapest first: conditional GET,
 body hash, seen filter, then page requests and extraction.
+
+Untrusted input meets only work in worker processes, each job under the pool's
+deadline (`ingest.jobs`): feed parsing, extraction and the footer stage, per text. A
+job past its deadline costs its entry (skipped as ``deadline``) or, for a feed's
+parse, that poll; bytes that failed to parse are remembered and not parsed again.
+
+At most ``schedule.max_entries_per_poll`` new entries are worked on per poll, newest
+first; the rest wait for the next poll (the feed's validators are not kept, so it is
+read again). Drafts are handed to the batch writer (`ingest.batch`) as their pages
+complete, WRITE_BATCH at a time, so a poll's pages are never all held to its end.
 """
 
 from __future__ import annotations
@@ -12,40 +22,28 @@ import asyncio
 import hashlib
 import logging
 import time
-from dataclasses import dataclass
-from functools import cached_property, partial
+from functools import partial
 
+from ingest import jobs
 from ingest.config import Config
-from ingest.errors import (FeedParseError, FetchError, HostBackoff, IngestError,
-                           NotModified, PermanentFetchError, SinkError, SkipEntry,
-                           StateError)
+from ingest.batch import BatchWriter
+from ingest.errors import (FeedParseError, FetchError, HostBackoff, IngestError, JobDeadline,
+                           NotModified, PermanentFetchError, SinkError, SkipEntry, StateError)
 from ingest.extract import extract_article
 from ingest.fetch import HttpClient
-from ingest.models import Article, Entry, Feed, FeedState, FetchResult, ParsedFeed
+from ingest.marks import MarkQueue
+from ingest.models import Feed, FeedState, FetchResult, ParsedFeed
 from ingest.outcomes import PollResult, RunStats
-from ingest.records import build_record, cache_hints
+from ingest.poll import Draft, Poll
+from ingest.records import cache_hints
+from ingest.redact import Redactor
 from ingest.sink import JsonlSink
 from ingest.state import Store
-from ingest.urls import article_key, key_id, normalize_url, site_of
+from ingest.urls import article_key, key_id, normalize_url
 from ingest.workers import WorkerPool
 
 log = logging.getLogger("ingest.pipeline")
-
-
-@dataclass
-class Draft:
-    """A new entry on its way to becoming a record."""
-
-    id: str
-    url: str | None
-    entry: Entry
-    feed: str  # the feed's name, for log lines
-    article: Article | None = None
-    final_url: str | None = None
-    final_id: str | None = None
-    text: str = ""
-    body_source: str = "page"
-    feed_language: str | None = None  # the feed's <language>: detection is not needed
+WRITE_BATCH = 50  # records written and marked together: a poll's pages are not held to its end
 
 
 class Pipeline:
@@ -60,19 +58,12 @@ class Pipeline:
         self.workers = workers
         self.sink = sink
         self._clock = clock
+        self._marks = MarkQueue(store)
+        self._batches = BatchWriter(cfg.footers, store, sink, workers, self._marks, clock=clock,
+                                    on_written=lambda count: self._on_event("article", count))
         # pages being fetched or waiting for / in extraction: enough to keep every
         # connection and worker busy, few enough that memory stays flat
         self._page_slots = asyncio.Semaphore(max(4 * workers.size, cfg.http.max_connections))
-
-    @cached_property
-    def _rules(self):
-        # Imported at first use: the footer stage compiles its multilingual patterns on
-        # import (~50 ms), which a poll with nothing new (a run of 304s) never needs.
-        # load_config has already checked cfg.footers.sites' patterns.
-        from ingest import footers
-
-        cfg = self.cfg.footers
-        return footers.FooterRules.from_config(cfg.learn, cfg.min_count, cfg.sites)
 
     # -- start-up -----------------------------------------------------------------
     def recover(self) -> int:
@@ -106,6 +97,7 @@ class Pipeline:
                 stats.add(await self.poll_feed(feed))
 
         await asyncio.gather(*(one(f) for f in feeds_to_poll))
+        self._marks.settle_at_exit()
         stats.seconds = time.monotonic() - started
         return stats
 
@@ -116,13 +108,13 @@ class Pipeline:
         started = time.monotonic()
         state = self.store.get_feed(feed.url)
         if state.last_poll_at is None:  # a new feed: its entries will need the workers,
-            self.workers.start_soon()   # whose start (~0.6 s) overlaps its request now
+            self.workers.start_soon()   # whose start overlaps its request now
         state.last_poll_at = self._clock()
         try:
             await self._poll(feed, state, result, unconditional)
         except IngestError as exc:
             kind = getattr(exc, "kind", None) or _kind_of(exc)
-            result.fail(kind, str(exc))
+            result.fail(kind, Redactor([feed.url])(str(exc)))
             if isinstance(exc, HostBackoff):
                 result.retry_after = exc.retry_after
         result.seconds = time.monotonic() - started
@@ -145,18 +137,32 @@ class Pipeline:
         if body_hash == state.body_hash and not unconditional:
             result.outcome = "unchanged"
             return
-        parsed = await self.workers.run(_parse, fetched.content, fetched.final_url,
-                                        fetched.content_type)
+        parsed = await self._parse(fetched, state, body_hash)
         if parsed.warning:
             log.warning("feeds: %s: kept %d entries despite errors (%s)",
                         feed.name, len(parsed.entries), parsed.warning)
         result.hints.update(ttl=parsed.ttl, update_period=parsed.update_period)
         result.entries = len(parsed.entries)
-        await self._work_entries(feed, parsed, result)
+        await self._work_entries(Poll(feed, parsed, result))
         if not result.deferred:  # keep the validators only once every entry is settled
             state.etag, state.last_modified = fetched.etag, fetched.last_modified
             state.body_hash = body_hash
         result.outcome = "new" if result.written else "nothing_new"
+
+    async def _parse(self, fetched: FetchResult, state: FeedState, body_hash: str) -> ParsedFeed:
+        """The feed parsed in a worker. Bytes that failed (unusable, or past the deadline)
+        are remembered, so the same body costs no second parse on the next polls."""
+        failed = state.extra.get("failed_body")
+        if isinstance(failed, dict) and failed.get("hash") == body_hash:
+            raise FeedParseError(f"{failed.get('error')} (the same bytes again: not parsed)")
+        try:
+            parsed = await self.workers.run(jobs.parse_feed, fetched.content,
+                                            fetched.final_url, fetched.content_type)
+        except (FeedParseError, JobDeadline) as exc:
+            state.extra["failed_body"] = {"hash": body_hash, "error": str(exc)}
+            raise
+        state.extra.pop("failed_body", None)
+        return parsed
 
     def _finish(self, feed: Feed, state: FeedState, result: PollResult) -> None:
         now = self._clock()
@@ -178,23 +184,33 @@ class Pipeline:
                 result.fail("state", str(exc))
 
     # -- entries ---------------------------------------------------------------------
-    async def _work_entries(self, feed: Feed, parsed: ParsedFeed, result: PollResult) -> None:
-        drafts = self._claim_new(feed, parsed, result)
+    async def _work_entries(self, poll: Poll) -> None:
+        """Work the new entries; write what is ready in batches as pages complete."""
+        self._marks.settle()  # a StateError here fails the poll: nothing is claimed
+        drafts = self._claim_new(poll)
+        tasks = [asyncio.ensure_future(self._work_entry(d, poll)) for d in drafts]
         try:
-            marks: dict[str, str] = {}
-            done = await asyncio.gather(*(self._work_entry(d, marks, result) for d in drafts))
-            ready = [d for d in done if d is not None]
-            self._write(feed, parsed, ready, marks, result)
+            ready: list[Draft] = []
+            for next_done in asyncio.as_completed(tasks):
+                draft = await next_done
+                if draft is not None:
+                    ready.append(draft)
+                if len(ready) >= WRITE_BATCH:
+                    await self._batches.write(poll, ready)
+                    ready = []
+            await self._batches.write(poll, ready)
         finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             for d in drafts:
-                self.store.release(d.id)
-                if d.final_id:
-                    self.store.release(d.final_id)
+                self._marks.release(d.id, d.final_id)
 
-    def _claim_new(self, feed: Feed, parsed: ParsedFeed, result: PollResult) -> list[Draft]:
-        """Entries never seen and not in flight elsewhere, claimed for this poll."""
-        keyed: dict[str, Draft] = {}
-        for entry in parsed.entries:
+    def _claim_new(self, poll: Poll) -> list[Draft]:
+        """Entries never seen and not in flight elsewhere, claimed for this poll: the
+        newest ``max_entries_per_poll`` of them."""
+        result, keyed = poll.result, {}
+        for entry in poll.parsed.entries:
             key = article_key(entry.link, entry.guid)
             if key is None:
                 result.skipped["no_link_or_guid"] += 1
@@ -204,32 +220,37 @@ class Pipeline:
                 result.duplicates += 1
                 continue
             url = key if not key.startswith("guid:") else None
-            keyed[draft_id] = Draft(id=draft_id, url=url, entry=entry, feed=feed.name,
-                                    feed_language=parsed.language)
+            keyed[draft_id] = Draft(id=draft_id, url=url, entry=entry, feed=poll.feed.name,
+                                    feed_language=poll.parsed.language)
         unseen = self.store.unseen(keyed)
         result.already_seen += len(keyed) - len(unseen)
+        fresh = [d for i, d in keyed.items() if i in unseen]
+        cap = self.cfg.schedule.max_entries_per_poll
+        if len(fresh) > cap:
+            fresh = _newest_first(fresh)
+            result.deferred += len(fresh) - cap
+            log.info("pipeline: %s: %d new entries; the newest %d now, the rest at the next "
+                     "poll", poll.feed.name, len(fresh), cap)
+            fresh = fresh[:cap]
         drafts = []
-        for draft_id, draft in keyed.items():
-            if draft_id not in unseen:
-                continue
-            if self.store.claim(draft_id):
+        for draft in fresh:
+            if self.store.claim(draft.id):
                 drafts.append(draft)
             else:  # the same story, being worked on for another feed right now
                 result.duplicates += 1
         return drafts
 
-    async def _work_entry(self, draft: Draft, marks: dict[str, str],
-                          result: PollResult) -> Draft | None:
+    async def _work_entry(self, draft: Draft, poll: Poll) -> Draft | None:
         """One page at a time per slot: pages fetched faster than the workers extract
         them would otherwise wait in memory (all of a run's pages, at worst)."""
         async with self._page_slots:
-            return await self._fetch_and_extract(draft, marks, result)
+            return await self._fetch_and_extract(draft, poll)
 
-    async def _fetch_and_extract(self, draft: Draft, marks: dict[str, str],
-                                 result: PollResult) -> Draft | None:
+    async def _fetch_and_extract(self, draft: Draft, poll: Poll) -> Draft | None:
         """Fetch and extract one page; fall back to the feed's own text."""
+        result = poll.result
         if draft.url is None:
-            return self._fallback(draft, "no_link", marks, result)
+            return self._fallback(draft, "no_link", poll)
         try:
             page = await self.http.fetch_page(draft.url)
         except HostBackoff as exc:
@@ -239,13 +260,13 @@ class Pipeline:
             return None
         except PermanentFetchError as exc:
             result.pages += 1
-            return self._fallback(draft, exc.kind, marks, result, str(exc))
+            return self._fallback(draft, exc.kind, poll, str(exc))
         except FetchError as exc:
             result.pages += 1
-            return self._transient(draft, exc, marks, result)
+            return self._transient(draft, exc, poll)
         result.pages += 1
         result.fetch_seconds.append(page.elapsed)
-        if not self._claim_final_url(draft, page, result, marks):
+        if not self._claim_final_url(draft, page, poll):
             return None
         started = time.monotonic()
         try:
@@ -256,15 +277,16 @@ class Pipeline:
                 page.content, page.final_url, page.content_type,
                 draft.entry.title)
         except SkipEntry as exc:
-            return self._fallback(draft, exc.reason, marks, result, exc.detail)
+            return self._fallback(draft, exc.reason, poll, exc.detail)
+        except JobDeadline as exc:  # the page itself is the trouble: trying again won't help
+            return self._fallback(draft, exc.kind, poll, str(exc))
         except IngestError as exc:  # a worker died
-            return self._transient(draft, exc, marks, result)
+            return self._transient(draft, exc, poll)
         result.extract_seconds.append(time.monotonic() - started)
         draft.text = draft.article.text
         return draft
 
-    def _claim_final_url(self, draft: Draft, page: FetchResult, result: PollResult,
-                         marks: dict[str, str]) -> bool:
+    def _claim_final_url(self, draft: Draft, page: FetchResult, poll: Poll) -> bool:
         """After redirects the page may be an article we already have."""
         final = normalize_url(page.final_url)
         if final == draft.url:
@@ -272,14 +294,13 @@ class Pipeline:
         draft.final_url = page.final_url
         final_id = key_id(final)
         if not self.store.unseen([final_id]) or not self.store.claim(final_id):
-            result.duplicates += 1
-            marks[draft.id] = "duplicate"
+            poll.result.duplicates += 1
+            poll.marks[draft.id] = "duplicate"
             return False
         draft.final_id = final_id
         return True
 
-    def _fallback(self, draft: Draft, reason: str, marks: dict[str, str],
-                  result: PollResult, detail: str = "") -> Draft | None:
+    def _fallback(self, draft: Draft, reason: str, poll: Poll, detail: str = "") -> Draft | None:
         """Use the feed's content when the page gave nothing; else skip for good."""
         entry = draft.entry
         minimum = self.cfg.extract.min_feed_text
@@ -287,83 +308,24 @@ class Pipeline:
         if text:
             draft.text, draft.body_source = text, "feed"
             return draft
-        result.skipped[reason] += 1
-        marks[draft.id] = f"skipped:{reason}"
-        log.info("pipeline: %s: skipped %s (%s%s)", draft.feed, draft.url or draft.entry.guid,
-                 reason, f": {detail}" if detail else "")
+        poll.skip(draft, reason, detail)
         return None
 
-    def _transient(self, draft: Draft, exc: IngestError, marks: dict[str, str],
-                   result: PollResult) -> Draft | None:
+    def _transient(self, draft: Draft, exc: IngestError, poll: Poll) -> Draft | None:
         attempts = self.store.record_attempt(draft.id, str(exc))
         if attempts >= self.cfg.state.max_attempts:
             log.warning("pipeline: %s: giving up on %s after %d attempts (%s)",
                         draft.feed, draft.url, attempts, exc)
-            return self._fallback(draft, "gave_up", marks, result)
-        result.deferred += 1
+            return self._fallback(draft, "gave_up", poll)
+        poll.result.deferred += 1
         log.info("pipeline: %s: %s failed (%s); will retry on a later poll",
                  draft.feed, draft.url, exc)
         return None
 
-    # -- clean, write, mark ------------------------------------------------------
-    def _write(self, feed: Feed, parsed: ParsedFeed, drafts: list[Draft],
-               marks: dict[str, str], result: PollResult) -> None:
-        records, learned = self._clean(feed, parsed, drafts, marks, result)
-        written = {rec.id for rec in records}
-        for d in drafts:
-            if d.id in written:
-                marks[d.id] = "written"
-                if d.final_id:
-                    marks[d.final_id] = "written"
-        try:
-            checkpoints = self.sink.write([r.to_dict() for r in records])
-        except SinkError as exc:
-            result.deferred += len(records)
-            raise exc
-        self.store.mark_seen(marks, checkpoints)
-        result.written += len(records)
-        if records:
-            self._on_event("article", len(records))
-        for site, counts in learned.items():
-            self.store.add_footer_counts(site, counts)
 
-    def _clean(self, feed: Feed, parsed: ParsedFeed, drafts: list[Draft],
-               marks: dict[str, str], result: PollResult):
-        """Strip footers per site, as a batch, so this run's articles already count."""
-        from ingest import footers  # see _rules
-
-        by_site: dict[str, list[Draft]] = {}
-        for d in drafts:
-            by_site.setdefault(site_of(d.final_url or d.url or feed.url), []).append(d)
-        records, learned = [], {}
-        fetched_at = _iso_now(self._clock())
-        for site, group in by_site.items():
-            texts = [d.text for d in group]
-            batch = footers.count_batch(texts)
-            stored = (self.store.footer_counts(site, footers.learnable_keys(texts))
-                      if self._rules.learn else {})
-            counts = footers.merge_counts(stored, batch)
-            if self._rules.learn and batch:
-                learned[site] = batch
-            for d in group:
-                cleaned = footers.strip_footers(d.text, learned=counts, rules=self._rules,
-                                                site=site, feed_rights=parsed.rights)
-                if not cleaned.text.strip():
-                    result.skipped["no_text"] += 1
-                    marks[d.id] = "skipped:no_text"
-                    continue
-                result.footers_removed += len(cleaned.removed)
-                records.append(build_record(feed, parsed, d, cleaned, fetched_at))
-        return records, learned
-
-
-def _parse(content: bytes, url: str, content_type: str) -> ParsedFeed:
-    """Feed parsing, run in a worker process."""
-    # Imported here: feedparser and lxml (~35 ms) are preloaded in the workers, and the
-    # main process, where a run of 304s ends, never needs them.
-    from ingest import feeds
-
-    return feeds.parse_feed(content, url=url, content_type=content_type)
+def _newest_first(drafts: list[Draft]) -> list[Draft]:
+    """Dated entries newest first, then the undated in the feed's order (a stable sort)."""
+    return sorted(drafts, key=lambda d: d.entry.published or "", reverse=True)
 
 
 def _kind_of(exc: IngestError) -> str:
@@ -374,7 +336,3 @@ def _kind_of(exc: IngestError) -> str:
     if isinstance(exc, StateError):
         return "state"
     return "error"
-
-
-def _iso_now(stamp: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))

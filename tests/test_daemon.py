@@ -8,6 +8,7 @@ subprocess against a news site on 127.0.0.1 whose feeds answer 304 to If-None-Ma
 from __future__ import annotations
 
 import asyncio
+import io
 import sqlite3
 import hashlib
 import json
@@ -15,21 +16,19 @@ import logging
 import random
 import signal
 import socket
-import subprocess
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from conftest import ingest_command
 from faultserver import FaultServer
 from ingest.config import load_config
 from ingest.daemon import FOOTER_LINES_KEPT, LEASE_SECONDS, Daemon
+from ingest.logs import setup_logging
 from ingest.outcomes import PollResult
 from ingest.server import OpsServer, Reply
 from ingest.state_sqlite import SqliteStore
+from daemonrun import Run, free_port, wait_for
 from newssite import Item, read_records, rss, write_config
 
 WORDS = ("consiglio comunale sindaco traffico piazza stazione treno regione governo ministro "
@@ -78,14 +77,16 @@ class Clock:
         return self.now
 
 
-def make_daemon(tmp_path: Path, names, clock: Clock, **schedule) -> Daemon:
+def make_daemon(tmp_path: Path, names, clock: Clock, monotonic: Clock | None = None,
+                **schedule) -> Daemon:
     path = write_config(tmp_path / "config.yaml",
                         [(n, f"http://127.0.0.1:9/{n}.xml") for n in names],
                         schedule={"interval": "1m", "min_interval": "1m", "max_interval": "1h",
                                   **schedule}, server={"port": 0})
     cfg = load_config(path)
     store = SqliteStore(cfg.state.path, clock=clock)
-    return Daemon(cfg, Polls(store), clock=clock, rng=random.Random(4))
+    return Daemon(cfg, Polls(store), clock=clock, monotonic=monotonic or Clock(0.0),
+                  rng=random.Random(4))
 
 
 async def settle(daemon: Daemon) -> None:
@@ -159,6 +160,34 @@ def test_stop_cancels_late_polls_and_makes_their_feeds_due_again(tmp_path):
     daemon.store.close()
 
 
+def test_a_wall_clock_stepped_back_moves_the_schedule_back_with_it(tmp_path, caplog):
+    """Stored poll times are wall times: a clock set back an hour would stop every poll for
+    that hour (while /healthz stays green) unless the schedule moves with it."""
+    wall, mono = Clock(), Clock(0.0)
+    daemon = make_daemon(tmp_path, ["a"], wall, mono)
+    polls = daemon.pipeline
+    polls.gate.set()
+
+    async def scenario() -> None:
+        daemon.sync_feeds()
+        wall.now += 60
+        mono.now += 60
+        assert daemon.dispatch() == 1
+        await settle(daemon)
+        planned = daemon.store.get_feed("http://127.0.0.1:9/a.xml").next_poll_at
+        assert wall.now + 60 <= planned <= wall.now + 90  # ~1m x 1.25 +- 10 %
+        mono.now += 100  # 100 s later, by a clock that was stepped back an hour meanwhile
+        wall.now += 100 - 3600
+        assert daemon.dispatch() == 1  # due, as it would have been without the step
+        await settle(daemon)
+
+    with caplog.at_level(logging.WARNING, logger="ingest.daemon"):
+        asyncio.run(scenario())
+    assert [name for name, _ in polls.calls] == ["a", "a"]
+    assert "the wall clock went back 1h; 1 scheduled polls moved back with it" in caplog.text
+    daemon.store.close()
+
+
 def test_a_feed_flagged_failing_keeps_being_tried_at_max_interval(tmp_path, caplog):
     clock = Clock()
     daemon = make_daemon(tmp_path, ["down"], clock, failing_after=2)
@@ -203,6 +232,23 @@ def test_reload_applies_feeds_and_keeps_the_old_config_when_the_new_one_is_bad(t
         assert not daemon.reload()
     assert "reload failed, still running the previous config" in caplog.text
     assert [f.name for f in daemon.cfg.feeds] == ["a", "c"]
+    daemon.store.close()
+
+
+def test_a_feed_added_by_a_reload_keeps_its_secrets_out_of_the_log(tmp_path, monkeypatch):
+    root = logging.getLogger("ingest")
+    for attr in ("handlers", "propagate", "level"):  # setup_logging changes them: put back
+        monkeypatch.setattr(root, attr, getattr(root, attr))
+    setup_logging(logging.INFO)
+    stream = io.StringIO()
+    root.handlers[0].setStream(stream)
+    daemon = make_daemon(tmp_path, ["a"], Clock())
+    added = "http://127.0.0.1:9/c.xml?edition=private-edition-42"
+    write_config(tmp_path / "config.yaml", [("a", "http://127.0.0.1:9/a.xml"), ("c", added)],
+                 schedule={"interval": "5m", "min_interval": "1m", "max_interval": "1h"})
+    assert daemon.reload()
+    logging.getLogger("ingest.pipeline").error("c: %s: HTTP 500", added)
+    assert "private-edition-42" not in stream.getvalue() and "127.0.0.1:9/c.xml" in stream.getvalue()
     daemon.store.close()
 
 
@@ -301,54 +347,6 @@ class Site(FaultServer):
             self.not_modified += 1
             return h.send(304, b"", {"ETag": etag})
         return h.send(200, body, {**RSS, "ETag": etag})
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Run:
-    """`ingest run --config ...` in a subprocess, its log in a file."""
-
-    def __init__(self, config: Path, port: int, log: Path) -> None:
-        self.port, self.log = port, log
-        env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("INGEST_")}
-        self.proc = subprocess.Popen([*ingest_command(), "run", "--config", str(config)],
-                                     stdout=subprocess.DEVNULL, stderr=log.open("ab"), env=env)
-        wait_for(lambda: self.get("/healthz")[0] == 200, 15, self.text)
-
-    def get(self, path: str) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as r:
-                return r.status, r.read().decode()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read().decode()
-        except OSError:
-            assert self.proc.poll() is None, f"daemon exited early:\n{self.text()}"
-            return 0, ""
-
-    def stop(self, timeout: float) -> tuple[int, float]:
-        started = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout)
-        return code, time.monotonic() - started
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-
-def wait_for(check, timeout: float, describe=lambda: "") -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"gave up after {timeout}s\n{describe()}"
-        time.sleep(0.1)
 
 
 @pytest.fixture
