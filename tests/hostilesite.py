@@ -21,7 +21,8 @@ from newssite import write_config
 
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 RSS = {"Content-Type": "application/rss+xml; charset=utf-8"}
-FOOTER_PATTERN = r"(\w+\s?)+©"  # a user's footers.sites pattern that backtracks on prose
+# A user's footers.sites patterns that backtrack: on prose (re), on one long word (regex too).
+FOOTER_PATTERNS = [r"(\w+\s?)+©", r"(?:\w|\w\w)+x"]
 
 
 def _paragraphs(topic: str, n: int) -> str:
@@ -45,6 +46,7 @@ HOSTILE_PAGES = {
     "agency-commas": article("Commas", 12, last="AP" + " , DPA" * 40 + "!"),
     "contributor-accents": article("Accents", 13, last="\u00b4" * 200 + "!"),
     "user-pattern": article("Pattern", 14, last="word " * 45 + "!"),
+    "user-pattern-long-word": article("Long word", 18, last="x" + "a" * 60 + "!"),
     "meta-author-brackets": article("Brackets", 15,
                                     head=f"<meta name='author' content='{'[' * 16000}'>"),
     "justext-prologue": article("Prologue", 16, before="<p>a" * 8000),
@@ -124,9 +126,9 @@ def _hostile_feeds() -> list[tuple[str, bytes, dict[str, str]]]:
 def daemon_config(path: Path, site: HostileSite, port: int, *, workers: int = 2,
                   timeout: str = "10s") -> Path:
     """A config for `ingest run` on the site: one poll of each feed in the first hour, the
-    ops server on ``port``, and the user footer pattern that backtracks on prose."""
+    ops server on ``port``, and the user footer patterns that backtrack."""
     return write_config(
         path, site.feeds, schedule={"interval": "1h", "min_interval": "1h", "max_interval": "2h"},
         server={"host": "127.0.0.1", "port": port},
         extract={"workers": workers, "timeout": timeout},
-        footers={"sites": {"127.0.0.1": [FOOTER_PATTERN]}})
+        footers={"sites": {"127.0.0.1": FOOTER_PATTERNS}})

@@ -57,6 +57,7 @@ def test_the_daemon_answers_throughout_a_poll_of_every_hostile_input(tmp_path):
     written = {r["url"] for r in records}
     assert set(site.healthy) <= written, log[-3000:]
     assert "Traceback" not in log, log[-5000:]
+    assert "the pattern '(?:\\w|\\w\\w)+x' took longer than" in log
 
 
 def _polled(run: Run, feeds: int, answers: list[float]) -> bool:
