@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 import sys
+from collections.abc import Callable
 
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 # Possessive repeats: text from the config or the environment is matched in linear time.
@@ -73,12 +74,20 @@ def parse_duration(value: object, most: float | None = None) -> float:
     seconds = _number(value, "a duration", _DURATION_HINT)
     if seconds is None:
         seconds = _duration_text(_text(value, "a duration", _DURATION_HINT), value)
-    if most is not None and seconds > most:
-        raise ValueError(f"{short_repr(value)} is longer than {format_duration(most)}, "
+    return _within(value, seconds, most, over="longer than", shown=format_duration,
+                   endless=f"too long a duration; {_DURATION_HINT}")
+
+
+def _within(value: object, amount: float, most: float | None, *, over: str,
+            shown: Callable[[float], str], endless: str) -> float:
+    """``amount`` if it is finite and at most ``most``; else ValueError saying that
+    ``value`` is ``over`` the most (as ``shown`` writes it), or ``endless``."""
+    if most is not None and amount > most:
+        raise ValueError(f"{short_repr(value)} is {over} {shown(most)}, "
                          "the most this setting accepts")
-    if seconds == math.inf:
-        raise ValueError(f"{short_repr(value)} is too long a duration; {_DURATION_HINT}")
-    return seconds
+    if amount == math.inf:
+        raise ValueError(f"{short_repr(value)} is {endless}")
+    return amount
 
 
 def _duration_text(text: str, value: object) -> float:
@@ -105,11 +114,8 @@ def parse_size(value: object, most: int | None = None) -> int:
         raise ValueError(f"expected a whole number of bytes, got {short_repr(value)}")
     if number is None:
         number = _size_text(_text(value, "a size", _SIZE_HINT), value)
-    if most is not None and number > most:
-        raise ValueError(f"{short_repr(value)} is more than {format_size(most)}, "
-                         "the most this setting accepts")
-    if number == math.inf:
-        raise ValueError(f"{short_repr(value)} is too large a size; {_SIZE_HINT}")
+    _within(value, number, most, over="more than", shown=format_size,
+            endless=f"too large a size; {_SIZE_HINT}")
     return int(value) if isinstance(value, int) else round(number)
 
 
