@@ -32,6 +32,8 @@ from collections.abc import Callable, Iterable, Iterator
 from types import ModuleType
 from typing import Protocol
 
+from ingest.units import short_repr
+
 PIECE = 256 * 1024  # the most bytes any stage hands on at once
 MAX_CODINGS = 3  # stacked codings undone; real servers send one
 ZSTD_MAX_WINDOW = 8 * 1024 * 1024  # RFC 9659: senders must stay within it
@@ -69,11 +71,11 @@ def parse_codings(header: str) -> list[str]:
     names = (part.strip().lower() for part in header.split(","))
     codings = [_ALIASES.get(name, name) for name in names if name and name != "identity"]
     if len(codings) > MAX_CODINGS:
-        raise ContentCodingError(f"{len(codings)} content codings stacked ({_shown(header)}); "
+        raise ContentCodingError(f"{len(codings)} content codings stacked ({short_repr(header)}); "
                                  f"at most {MAX_CODINGS} are undone")
     for coding in codings:
         if coding not in _STAGES:
-            raise ContentCodingError(f"unsupported Content-Encoding {_shown(coding)} (ingest "
+            raise ContentCodingError(f"unsupported Content-Encoding {short_repr(coding)} (ingest "
                                      f"undoes {', '.join(_STAGES)})")
     return codings
 
@@ -221,10 +223,6 @@ def _required(module: ModuleType | None, package: str, coding: str) -> ModuleTyp
         raise ContentCodingError(f"Content-Encoding {coding} needs {package}, which is not "
                                  f"installed here (pip install '{package}')")
     return module
-
-
-def _shown(text: str) -> str:
-    return repr(text if len(text) <= 60 else text[:60] + "...")
 
 
 _STAGES: dict[str, Callable[[], _Stage]] = {
