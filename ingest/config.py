@@ -11,7 +11,8 @@ convert each value with its ``Field`` -> build the frozen dataclasses.
 Relative paths resolve against the config file's folder (env: the cwd).
 
 The parts, each in its own module:
-  config_source.py  reading the YAML, line numbers, RawSetting, error wording
+  config_source.py  reading the file, line numbers, RawSetting, error wording
+  config_yaml.py    the YAML library, bounded (nesting, unbuildable values)
   config_schema.py  the keys as data: section -> key -> Field (check, env, default)
   config_checks.py  the value checks the schema refers to
   config_env.py     INGEST_* overrides

@@ -20,7 +20,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ingest.config_schema import SECTION_FIELDS
-from ingest.config_source import RawSetting, round_trip_reader, yaml_problem
+from ingest.config_source import RawSetting
+from ingest.config_yaml import round_trip_reader, yaml_problem
 from ingest.errors import ConfigError
 from ingest.units import short_repr
 

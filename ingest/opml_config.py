@@ -30,7 +30,8 @@ from ruamel.yaml.util import load_yaml_guess_indent
 from ingest.config import load_config
 from ingest.config_checks import http_url
 from ingest.config_feeds import FeedNames
-from ingest.config_source import BadValue, read_text, round_trip_reader, yaml_problem
+from ingest.config_source import BadValue, config_error, read_text
+from ingest.config_yaml import round_trip_reader, yaml_problem
 from ingest.errors import ConfigError
 from ingest.opml import MAX_OPML_BYTES, OpmlFeed, parse_opml
 from ingest.urls import normalize_url
@@ -104,8 +105,8 @@ def _load(text: str, where: str) -> CommentedMap:
         doc = yaml.load(text) if text.strip() else CommentedMap()
     except Exception as exc:  # a YAMLError, or the library's own failure
         line, problem = yaml_problem(exc)
-        raise ConfigError(f"{where}{'' if line is None else f':{line}'}: not valid YAML "
-                          f"({problem}); fix it before importing") from exc
+        raise config_error(where, line, "", f"not valid YAML ({problem}); fix it before "
+                           "importing") from exc
     if not isinstance(doc, CommentedMap):
         raise ConfigError(f"{where}: expected a mapping with a 'feeds' list at the top")
     if "feeds" in doc and doc["feeds"] is not None and not isinstance(doc["feeds"], list):
