@@ -56,15 +56,9 @@ def watch(run: Run, feeds: int) -> tuple[list[float], list[dict]]:
     """/healthz answer times until every feed has been polled once; the last /status."""
     answers: list[float] = []
     while True:
-        asked = time.monotonic()
-        assert run.get("/healthz")[0] == 200, run.text()
-        answers.append(time.monotonic() - asked)
-        status = json.loads(run.get("/status")[1] or "[]")
-        done = sum(1 for row in status if row.get("last_success_at") or row.get("failures"))
-        in_flight = [line for line in run.get("/metrics")[1].splitlines()
-                     if line.startswith("ingest_polls_in_flight ")]
-        if done == feeds and in_flight == ["ingest_polls_in_flight 0.0"]:
-            return answers, status
+        answers.append(run.healthz_seconds())
+        if run.polls_settled(feeds):
+            return answers, json.loads(run.get("/status")[1])
         time.sleep(0.2)
 
 

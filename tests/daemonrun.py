@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -39,6 +40,23 @@ class Run:
         except OSError:
             assert self.proc.poll() is None, f"daemon exited early:\n{self.text()}"
             return 0, ""
+
+    def healthz_seconds(self) -> float:
+        """How long /healthz took to answer 200 (a generous client timeout: a frozen
+        event loop shows as a long answer, not as a failed request)."""
+        started = time.monotonic()
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=30) as r:
+            assert r.status == 200
+        return time.monotonic() - started
+
+    def polls_settled(self, feeds: int) -> bool:
+        """Every one of ``feeds`` polled at least once (/status: a success or a failure)
+        and no poll in flight (/metrics)."""
+        status = json.loads(self.get("/status")[1] or "[]")
+        polled = sum(1 for row in status if row.get("last_success_at") or row.get("failures"))
+        in_flight = [line for line in self.get("/metrics")[1].splitlines()
+                     if line.startswith("ingest_polls_in_flight ")]
+        return polled == feeds and in_flight == ["ingest_polls_in_flight 0.0"]
 
     def stop(self, timeout: float) -> tuple[int, float]:
         started = time.monotonic()

@@ -11,8 +11,6 @@ bench/hostile.py prints the figures (answer times, poll times) of the same run.
 from __future__ import annotations
 
 import json
-import time
-import urllib.request
 
 import pytest
 
@@ -27,13 +25,6 @@ pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 ANSWER_WITHIN = 1.0
 
 
-def healthz_seconds(port: int) -> float:
-    started = time.monotonic()
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=30) as reply:
-        assert reply.status == 200
-    return time.monotonic() - started
-
-
 def test_the_daemon_answers_throughout_a_poll_of_every_hostile_input(tmp_path):
     with FaultServer() as server:
         site = build(server)
@@ -42,7 +33,8 @@ def test_the_daemon_answers_throughout_a_poll_of_every_hostile_input(tmp_path):
         run = Run(config, port, tmp_path / "daemon.log")
         try:
             answers: list[float] = []
-            wait_for(lambda: _polled(run, len(site.feeds), answers), 150, run.text)
+            wait_for(lambda: answers.append(run.healthz_seconds())
+                     or run.polls_settled(len(site.feeds)), 150, run.text)
             status = {row["feed"]: row for row in json.loads(run.get("/status")[1])}
             code, _ = run.stop(30)
         finally:
@@ -59,13 +51,3 @@ def test_the_daemon_answers_throughout_a_poll_of_every_hostile_input(tmp_path):
     assert "Traceback" not in log, log[-5000:]
     assert "the pattern '(?:\\w|\\w\\w)+x' took longer than" in log
 
-
-def _polled(run: Run, feeds: int, answers: list[float]) -> bool:
-    """Every feed polled once (and its poll over): /status has a last poll and no poll
-    is in flight. Asks /healthz first, every time, and keeps how long it took."""
-    answers.append(healthz_seconds(run.port))
-    status = json.loads(run.get("/status")[1] or "[]")
-    polled = sum(1 for row in status if row.get("last_success_at") or row.get("failures"))
-    in_flight = [line for line in run.get("/metrics")[1].splitlines()
-                 if line.startswith("ingest_polls_in_flight ")]
-    return polled == feeds and in_flight == ["ingest_polls_in_flight 0.0"]
