@@ -24,7 +24,7 @@ import codecs
 import functools
 import re
 
-from ingest.page_decoding import text_codec
+from ingest.charsets import text_codec
 
 COMMENT = rb"<!--(?:[^-<]++|-(?!->)|<(?!!--))*+-->"  # an XML or HTML comment, read once
 
