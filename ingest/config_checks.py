@@ -6,8 +6,8 @@ config_schema.py chooses per setting. config_source.RawSetting adds the file,
 line and key to the message.
 
 A footer pattern is a program from the user, run on every article's lines. It is
-compiled here with the footer stage's own `ingest.footers.compile_site_pattern`, so a
-pattern the stage cannot take is a config error, whatever the compiler raises. Its
+compiled here as the footer stage compiles it (`ingest.site_patterns`), so a pattern
+the stage cannot take is a config error, whatever the compiler raises. Its
 length and counted repeats are bounded before it is compiled: the compiler writes
 ``(?:(?:a{100}){100}){100}`` out in full, which takes seconds, and one more level minutes.
 """
@@ -159,8 +159,7 @@ def _footer_pattern_problem(pattern: str) -> str:
     if work > _MOST_REPEAT_WORK:
         return (f"the counted repeats ({{n}}, {{n,m}}) of {short_repr(pattern)} multiply to "
                 f"more than {_MOST_REPEAT_WORK:,}; use smaller counts, or + and *")
-    # The footer stage compiles its built-in patterns when loaded: only for a config with some.
-    from ingest.footers import compile_site_pattern
+    from ingest.site_patterns import compile_site_pattern  # regex: only for a config with some
 
     try:
         empty = compile_site_pattern(pattern).fullmatch("", timeout=_EMPTY_LINE_TIMEOUT)

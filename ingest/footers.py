@@ -14,7 +14,7 @@ per-site counts live in the state store:
     store.add_footer_counts(site, batch)
 
 Site patterns (config ``footers.sites``) are the user's regexes on untrusted text: they
-are compiled with the ``regex`` module (``compile_site_pattern``) and each search runs
+are compiled with the ``regex`` module (`ingest.site_patterns`) and each search runs
 under a timeout, on lines up to a length (footer_lines.site_pattern_matches).
 """
 
@@ -32,20 +32,10 @@ from ingest.footer_lines import (SitePattern, classifier, clean, fold, is_credit
                                  is_head_meta, is_notice, is_paragraph, learnable, line_key,
                                  tail_credit)
 from ingest.models import Cleaned
+from ingest.site_patterns import compile_site_pattern
 
-__all__ = ["FooterRules", "SitePattern", "candidate_keys", "compile_site_pattern",
-           "count_batch", "count_candidates", "learnable_keys", "merge_counts",
-           "strip_footers", "line_key", "is_notice", "is_credit", "is_dateline", "fold"]
-
-
-def compile_site_pattern(pattern: str) -> regex.Pattern:
-    """A ``footers.sites`` pattern as the footer stage runs it: case-insensitive, in the
-    syntax of Python's ``re`` (regex.V0), with the ``regex`` module because only that one
-    can stop a match that takes too long. The config check compiles with this too.
-
-    Raises what the library raises on a bad pattern (regex.error, ValueError,
-    OverflowError, RecursionError); callers name the config key."""
-    return regex.compile(pattern, regex.IGNORECASE | regex.V0)
+__all__ = ["FooterRules", "SitePattern", "candidate_keys", "count_batch", "count_candidates",
+           "learnable_keys", "merge_counts", "strip_footers", "line_key", "is_notice", "is_credit", "is_dateline", "fold"]
 
 
 @dataclass(frozen=True)

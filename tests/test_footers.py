@@ -8,8 +8,9 @@ import time
 import pytest
 
 from ingest.errors import ConfigError
-from ingest.footers import (FooterRules, candidate_keys, compile_site_pattern, count_batch,
-                            count_candidates, line_key, merge_counts, strip_footers)
+from ingest.footers import (FooterRules, candidate_keys, count_batch, count_candidates,
+                            line_key, merge_counts, strip_footers)
+from ingest.site_patterns import compile_site_pattern
 
 BODY = [
     "(ANSA) - ROMA, 3 DIC -",
