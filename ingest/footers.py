@@ -35,7 +35,8 @@ from ingest.models import Cleaned
 from ingest.site_patterns import compile_site_pattern
 
 __all__ = ["FooterRules", "SitePattern", "candidate_keys", "count_batch", "count_candidates",
-           "learnable_keys", "merge_counts", "strip_footers", "line_key", "is_notice", "is_credit", "is_dateline", "fold"]
+           "learnable_keys", "merge_counts", "strip_footers", "line_key", "is_notice",
+           "is_credit", "is_dateline", "fold"]
 
 
 @dataclass(frozen=True)
