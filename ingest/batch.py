@@ -96,19 +96,25 @@ class BatchWriter:
         from ingest import footers  # see _rules
 
         rules = self._rules.for_site(site)
+        if not rules.learn:  # no counts to read or to add: each text is stripped at once
+            return await self._strip(poll, group, [{}] * len(group), rules, site), {}
         keys = await asyncio.gather(*(self._job(poll, d, jobs.footer_keys, d.text)
                                       for d in group))
         batch = footers.count_candidates(k[0] for k in keys if k is not None)
-        counts: dict[str, int] = {}
-        if rules.learn:
-            wanted = set().union(*(k[1] for k in keys if k is not None))
-            counts = footers.merge_counts(self._store.footer_counts(site, wanted), batch)
-        cleaned = await asyncio.gather(*(
-            self._job(poll, d, jobs.strip_footers, d.text,
-                      {k: counts[k] for k in key[1] if k in counts}, rules, site,
+        wanted = set().union(*(k[1] for k in keys if k is not None))
+        counts = footers.merge_counts(self._store.footer_counts(site, wanted), batch)
+        learned = [None if k is None else {key: counts[key] for key in k[1] if key in counts}
+                   for k in keys]
+        return await self._strip(poll, group, learned, rules, site), batch
+
+    async def _strip(self, poll: Poll, group: list[Draft], learned: list[dict | None],
+                     rules, site: str) -> list[Cleaned | None]:
+        """Each draft's text stripped in a worker, with the counts of its own lines; None
+        for a draft without counts (its keys job failed) or whose job failed."""
+        return await asyncio.gather(*(
+            self._job(poll, d, jobs.strip_footers, d.text, counts, rules, site,
                       poll.parsed.rights)
-            if key is not None else _nothing() for d, key in zip(group, keys)))
-        return cleaned, batch if rules.learn else {}
+            if counts is not None else _nothing() for d, counts in zip(group, learned)))
 
     async def _job(self, poll: Poll, draft: Draft, func, *args):
         """``func(*args)`` in a worker; None when it failed, and ``draft`` is skipped."""

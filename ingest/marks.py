@@ -25,14 +25,13 @@ log = logging.getLogger("ingest.pipeline")
 class MarkQueue:
     def __init__(self, store: Store) -> None:
         self._store = store
+        # written batches whose marks the store has not taken yet: their claims are kept
         self._waiting: deque[tuple[Mapping[str, str], Mapping[str, Checkpoint]]] = deque()
-        self._held: set[str] = set()  # claims kept until their marks are in the store
 
     def add(self, marks: Mapping[str, str], checkpoints: Mapping[str, Checkpoint]) -> None:
         """Mark a written batch seen; StateError if the store refuses (the batch waits)."""
         if marks or checkpoints:
             self._waiting.append((marks, checkpoints))
-            self._held.update(marks)
         self.settle()
 
     def settle(self) -> None:
@@ -42,13 +41,12 @@ class MarkQueue:
             self._store.mark_seen(marks, checkpoints)
             self._waiting.popleft()
             for key in marks:
-                self._held.discard(key)
                 self._store.release(key)
 
     def release(self, *keys: str | None) -> None:
         """Release a poll's claims, except those whose records wait for their marks."""
         for key in keys:
-            if key and key not in self._held:
+            if key and not any(key in marks for marks, _ in self._waiting):
                 self._store.release(key)
 
     def settle_at_exit(self) -> None:
