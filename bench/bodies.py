@@ -3,7 +3,7 @@ httpx's own decoders for comparison.
 
     python bench/bodies.py [--cap BYTES] [--httpx]
 
-Serves the test fault server's bodies on 127.0.0.1 (tests/faultserver.py: the gzip,
+Serves the test fault server's bodies on 127.0.0.1 (tests/helpers/faultserver.py: the gzip,
 stacked gzip, brotli and zstd bombs, a gzip 404, 400 MB streamed) and ordinary pages
 (1 MB of corpus-like HTML, gzip, br and zstd), and fetches each in a fresh interpreter,
 twice: once for the growth of its peak resident memory (ru_maxrss, after imports and the
@@ -45,7 +45,7 @@ CASES = [  # (label, path on the fault server)
 def serve():
     import brotli
     import zstandard
-    from faultserver import FaultServer, brotli_bomb, gzip_bomb, stacked_gzip_bomb, zstd_bomb
+    from helpers.faultserver import FaultServer, brotli_bomb, gzip_bomb, stacked_gzip_bomb, zstd_bomb
 
     for build in (gzip_bomb, stacked_gzip_bomb, brotli_bomb, zstd_bomb):
         build()
@@ -60,9 +60,9 @@ def serve():
 
 
 async def with_ingest(url: str, cap: int) -> str:
-    from ingest.config import HttpConfig
+    from ingest.config.load import HttpConfig
     from ingest.errors import FetchError
-    from ingest.fetch import HttpClient
+    from ingest.fetch.client import HttpClient
 
     async with HttpClient(HttpConfig(allow_private_networks=True, per_host_delay=0.0,
                                      max_page_bytes=cap)) as client:
@@ -92,7 +92,7 @@ def one(url: str, cap: int, decoder: str, traced: bool) -> dict:
     """Fetch ``url`` here; the figures as a dict (run in a fresh interpreter)."""
     import httpx  # noqa: F401  (imports are not part of the growth)
 
-    import ingest.fetch  # noqa: F401
+    import ingest.fetch.client  # noqa: F401
 
     read = with_ingest if decoder == "ingest" else with_httpx
     try:  # warm-up: lazy imports, the SSL context (nobody listens on port 9)

@@ -2,7 +2,7 @@
 
     python bench/hostile.py [--workers 2] [--timeout 10s]
 
-Starts the real daemon (a subprocess) on the site of tests/hostilesite.py (127.0.0.1
+Starts the real daemon (a subprocess) on the site of tests/helpers/hostilesite.py (127.0.0.1
 only): one feed whose healthy items sit beside hostile titles, links and pages, and feeds
 that are hostile documents themselves. It asks /healthz every 0.2 s from the start until
 every feed's first poll is over, then stops the daemon with SIGTERM. The first table gives
@@ -22,10 +22,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from daemonrun import Run, free_port  # noqa: E402
-from faultserver import FaultServer  # noqa: E402
-from hostilesite import build, daemon_config  # noqa: E402
-from newssite import read_records  # noqa: E402
+from helpers.daemonrun import Run, free_port  # noqa: E402
+from helpers.faultserver import FaultServer  # noqa: E402
+from helpers.hostilesite import build, daemon_config  # noqa: E402
+from helpers.newssite import read_records  # noqa: E402
 
 
 def main() -> None:

@@ -119,10 +119,10 @@ def _stage_call(stage: str):
             print(f"raised {type(exc).__name__}", file=sys.stderr)
 
     if stage == "feed":
-        from ingest.feeds import parse_feed
+        from ingest.extract.feed import parse_feed
         return lambda c: run(parse_feed, c, url="http://x.it/feed")
-    from ingest.extract import extract_article
-    from ingest.page_decoding import decode_html
+    from ingest.extract.page import extract_article
+    from ingest.extract.page_decoding import decode_html
     if stage == "decode":
         return lambda c: run(decode_html, c, "text/html")
     warm = ("<html><body><article><p class='date'>Published Tuesday 3 Dec. '25, 10:00 am</p>"

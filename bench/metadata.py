@@ -1,6 +1,6 @@
 """Accuracy of article metadata (title, authors, date) on the shared corpus; prints Markdown.
 
-    python bench/metadata.py [CORPUS_DIR]               # ingest.extract.extract_article
+    python bench/metadata.py [CORPUS_DIR]               # ingest.extract.page.extract_article
     python bench/metadata.py --reference [CORPUS_DIR]   # bare trafilatura.bare_extraction
 
 CORPUS_DIR defaults to ../shared/corpus (from the project root). Each page is extracted
@@ -36,8 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from ingest.errors import SkipEntry
-from ingest.extract import extract_article
-from ingest.page_decoding import decode_html
+from ingest.extract.page import extract_article
+from ingest.extract.page_decoding import decode_html
 
 SOURCES = ("fundus", "newspaper4k", "trafilatura")
 COVERAGE = ("site_name", "canonical_url", "image", "description", "language")
@@ -176,7 +176,7 @@ def main(argv: list[str]) -> int:
         return 2
     use_reference = "--reference" in argv
     extract, who = ((reference, "trafilatura.bare_extraction") if use_reference
-                    else (ours, "ingest.extract.extract_article"))
+                    else (ours, "ingest.extract.page.extract_article"))
     stats: dict[str, dict] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     pages, cpu = load_pages(corpus / "pages"), 0.0
     for page in pages:

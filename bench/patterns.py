@@ -4,7 +4,7 @@
 
 The patterns and the inputs are those of tests/test_patterns_bounded.py: every compiled
 pattern at module level in ingest, plus each entry of the footer tables, and, per
-pattern, the adversarial inputs tests/redos.py builds from it (pieces of the pattern
+pattern, the adversarial inputs tests/helpers/redos.py builds from it (pieces of the pattern
 repeated, a suffix that makes the match fail late). Columns: the pattern, its slowest
 input at 200 characters (shortened), the time of that input's search, and the same at
 2,000 characters; a time is one search, best of three when it passes the ceiling (the
@@ -23,11 +23,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-from redos import worst_case  # noqa: E402
+from helpers.redos import worst_case  # noqa: E402
 from test_patterns_bounded import LINE_CEILING, PATTERNS  # noqa: E402
 
-from ingest.footer_lines import is_credit, tail_credit  # noqa: E402
-from ingest.htmltext import html_to_text  # noqa: E402
+from ingest.footers.lines import is_credit, tail_credit  # noqa: E402
+from ingest.extract.htmltext import html_to_text  # noqa: E402
 
 REPRODUCERS = (
     ("agency signature, n = 22", is_credit, "ANSA" + "/AP" * 22 + "/1"),

@@ -4,7 +4,7 @@ trafilatura, per source folder. Prints Markdown tables.
     python bench/quality.py [--ingest-extract] [CORPUS_DIR]   # default: ../shared/corpus
 
 "ours" is extract_text + strip_footers; extract_text is trafilatura.extract until
---ingest-extract swaps in the pipeline's ingest.extract.extract_article.
+--ingest-extract swaps in the pipeline's ingest.extract.page.extract_article.
 
 Ground truth: fundus = the JSON's body (summary, section headlines, paragraphs) of the
 version key in html_to_expected.json; newspaper4k = txt/<name>.txt; goose3 =
@@ -34,7 +34,7 @@ import trafilatura
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from ingest.footers import (FooterRules, count_batch, is_credit, is_dateline,  # noqa: E402
+from ingest.footers.strip import (FooterRules, count_batch, is_credit, is_dateline,  # noqa: E402
                             is_notice, merge_counts, strip_footers)
 from ingest.urls import site_of  # noqa: E402
 
@@ -54,9 +54,9 @@ def bare(html: bytes, url: str | None) -> str:
 
 
 def extract_text(html: bytes, url: str | None) -> str:
-    """The pipeline's own extraction step (ingest.extract): decoding, trafilatura, title."""
+    """The pipeline's own extraction step (ingest.extract.page): decoding, trafilatura, title."""
     from ingest.errors import SkipEntry
-    from ingest.extract import extract_article
+    from ingest.extract.page import extract_article
     try:
         return extract_article(html, url or "http://example.invalid/").text
     except SkipEntry:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ingest.redact import Redactor  # noqa: E402
-from ingest.server import OpsServer, Reply  # noqa: E402
+from ingest.daemon.server import OpsServer, Reply  # noqa: E402
 
 HOSTILE = ["x" * 100_000, "! " * 50_000, "http://" * 14_000, "?a" * 50_000, "&a=" * 33_000,
            "https://a@" * 10_000]

@@ -2,7 +2,7 @@
 
     python bench/speed.py          # 10 feeds × 20 items + 1,000 unchanged feeds; Markdown table
     python bench/speed.py --full   # ≥ 500 articles (adds the "peak RSS for 500 articles" figure)
-    python bench/speed.py --quick  # smoke form, seconds (tests/test_bench_smoke.py)
+    python bench/speed.py --quick  # smoke form, seconds (tests/e2e/test_bench_smoke.py)
     python bench/speed.py --set http.per_host_concurrency=4 --set extract.workers=2 --no-peer
 
 All traffic stays on 127.0.0.0/8: the site (bench/speed_site.py) listens on 127.0.0.1-3.
@@ -11,7 +11,7 @@ Measured, in one run:
      articles/s, peak memory of the tree (bench/speed_proc.py);
   2. `ingest fetch` again, nothing changed: wall, and page requests (must be 0);
   3. the floor: bare trafilatura.extract CPU over the same pages ÷ cores, plus the
-     interpreter start-up and imports (`python -c "import ingest.cli, trafilatura"`),
+     interpreter start-up and imports (`python -c "import ingest.cli.main, trafilatura"`),
      measured before and after each run 1, which is set against the mean of the two
      (--repeat N: the verdict takes the median of the N ratios, as the machine's speed
      drifts between runs);
@@ -169,7 +169,7 @@ def main_scenario(site: BenchSite, work: Path, env: dict[str, str], rep: Report,
 def floor_scenario(args: argparse.Namespace, work: Path, rep: Report) -> dict:
     """One floor run (the start-up is measured on the first call)."""
     if not rep.startup:
-        code = "import ingest.cli, trafilatura"
+        code = "import ingest.cli.main, trafilatura"
         starts = [run_measured([sys.executable, "-c", code], cwd=work, timeout=120).wall
                   for _ in range(1 if args.quick else 3)]
         rep.startup = min(starts)

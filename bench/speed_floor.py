@@ -41,9 +41,9 @@ def main() -> None:
 
     import trafilatura  # noqa: PLC0415  (imports are not part of the extraction cost)
 
-    from ingest import langid  # noqa: F401, PLC0415  (preloaded in ingest's forkserver)
+    from ingest.extract import langid  # noqa: F401, PLC0415  (preloaded in ingest's forkserver)
     from ingest.errors import SkipEntry  # noqa: PLC0415
-    from ingest.extract import extract_article  # noqa: PLC0415
+    from ingest.extract.page import extract_article  # noqa: PLC0415
 
     html, url = pages[0]  # warm-up: lazy imports and caches, paid once per worker in ingest
     trafilatura.extract(html, url=url)

@@ -167,7 +167,7 @@ def _floor_rows(r: Report) -> list[Row]:
          "", ""),
         ("  ingest's extract_article CPU, same pages (info)",
          f"{ours:.2f} s ({ours / bare:.2f}× bare)", "", ""),
-        ("  start-up: python -c 'import ingest.cli, trafilatura'", f"{r.startup:.2f} s", "", ""),
+        ("  start-up: python -c 'import ingest.cli.main, trafilatura'", f"{r.startup:.2f} s", "", ""),
         ("floor = extraction CPU ÷ cores + start-up", f"{r.floor_seconds:.2f} s", "", ""),
     ]
 

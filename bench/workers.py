@@ -18,7 +18,7 @@ import time
 from functools import partial
 
 from ingest.errors import JobDeadline, WorkerError
-from ingest.workers import WorkerPool
+from ingest.workers.pool import WorkerPool
 
 DEADLINE = 0.5  # seconds, for the stuck jobs
 _BACKTRACK = partial(re.fullmatch, r"(a+)+$", "a" * 64 + "b")  # never ends on its own

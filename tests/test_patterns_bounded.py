@@ -2,9 +2,9 @@
 
 The patterns are collected, not listed: every compiled pattern at module level in every
 module of the package (alone, or in a tuple, list or dict), plus each entry of the footer
-tables that footer_lines joins into one pattern. tests/redos.py builds the inputs from
+tables that footers.lines joins into one pattern. tests/helpers/redos.py builds the inputs from
 each pattern itself and grows them until they reach the length or a search passes the
-ceiling; a failure names the pattern ("footer_lines._CREDIT") and its slowest input.
+ceiling; a failure names the pattern ("footers.lines._CREDIT") and its slowest input.
 
 Why the ceilings separate runaway from fine, on a machine as busy as CI may be:
 - A line (250 characters, the longest a built-in footer rule looks at): every pattern
@@ -27,29 +27,29 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import ingest
-from ingest.footer_rules import LONG_LINE
-from redos import package_patterns, worst_case
+from ingest.footers.rules import LONG_LINE
+from helpers.redos import package_patterns, worst_case
 
 LINE, LINE_CEILING = LONG_LINE, 0.05
 DOCUMENT, DOCUMENT_CEILING = 50_000, 0.25
-# Modules whose patterns meet whole documents; and footer_lines' patterns that run on a
+# Packages whose patterns meet whole documents; and footers.lines' patterns that run on a
 # line before (or without) a length check.
-DOCUMENT_MODULES = ("extract", "feeds", "feed_bytes", "htmltext", "page_bounds", "page_decoding")
-UNCHECKED_LINE_PATTERNS = ("footer_lines._BULLET", "footer_lines._LIST_ITEM",
-                           "footer_lines._SENTENCE_END")
+DOCUMENT_PACKAGES = ("extract.",)
+UNCHECKED_LINE_PATTERNS = ("footers.lines._BULLET", "footers.lines._LIST_ITEM",
+                           "footers.lines._SENTENCE_END")
 
 
 def _table_patterns() -> dict[str, re.Pattern]:
-    """Each entry of the footer tables footer_lines joins into one pattern, compiled as it
+    """Each entry of the footer tables footers.lines joins into one pattern, compiled as it
     compiles them: a slow entry is named, and each gets inputs of its own."""
-    from ingest import footer_lines as L
-    from ingest import footer_rules as R
+    from ingest.footers import lines as L
+    from ingest.footers import rules as R
 
     tables = {"MARKS": R.MARKS, "CREDIT_LINES": R.CREDIT_LINES, "DATELINES": R.DATELINES,
               "READING_TIME": R.READING_TIME, "TRANSLATION_LABELS": R.TRANSLATION_LABELS}
-    found = {f"footer_rules.{name}[{i}]": L._any([p], **L._fmt)
+    found = {f"footers.rules.{name}[{i}]": L._any([p], **L._fmt)
              for name, table in tables.items() for i, p in enumerate(table)}
-    found.update({f"footer_rules.RIGHTS_PHRASES[{lang!r}][{i}]": re.compile(L._unaccent(p))
+    found.update({f"footers.rules.RIGHTS_PHRASES[{lang!r}][{i}]": re.compile(L._unaccent(p))
                   for lang, phrases in R.RIGHTS_PHRASES.items() for i, p in enumerate(phrases)})
     return found
 
@@ -57,7 +57,7 @@ def _table_patterns() -> dict[str, re.Pattern]:
 MODULE_PATTERNS, IMPORT_ERRORS = package_patterns(ingest)
 PATTERNS = {**MODULE_PATTERNS, **_table_patterns()}
 DOCUMENT_PATTERNS = {name: p for name, p in PATTERNS.items()
-                     if name.split(".")[0] in DOCUMENT_MODULES
+                     if name.startswith(DOCUMENT_PACKAGES)
                      or name.split("[")[0] in UNCHECKED_LINE_PATTERNS}
 
 
@@ -67,9 +67,9 @@ def test_every_module_imports() -> None:
 
 def test_the_collection_finds_the_footer_tables_and_other_modules() -> None:
     names = set(PATTERNS)
-    assert {"footer_lines._CREDIT", "footer_lines._WIRE[0]", "htmltext._DOCTYPE",
-            "footer_rules.CREDIT_LINES[3]", "footer_rules.RIGHTS_PHRASES['it'][0]"} <= names
-    assert len({name.split(".")[0] for name in names}) >= 5
+    assert {"footers.lines._CREDIT", "footers.lines._WIRE[0]", "extract.htmltext._DOCTYPE",
+            "footers.rules.CREDIT_LINES[3]", "footers.rules.RIGHTS_PHRASES['it'][0]"} <= names
+    assert len({name.rsplit(".", 1)[0] for name in names}) >= 5
 
 
 @pytest.mark.parametrize("name", sorted(PATTERNS))
@@ -112,7 +112,7 @@ RUNAWAY = 1.0  # the first two took 5 s to 30 s on 200 KB; they take millisecond
                                       "<!DOCTYPE" * 20_000, "<" * 200_000],
                          ids=["tag-starts", "doctype-subsets", "doctypes", "angles"])
 def test_html_to_text_is_linear_on_hostile_fragments(fragment: str) -> None:
-    from ingest.htmltext import html_to_text
+    from ingest.extract.htmltext import html_to_text
 
     started = time.perf_counter()
     assert isinstance(html_to_text(fragment), str)
@@ -127,7 +127,7 @@ def test_html_to_text_is_linear_on_hostile_fragments(fragment: str) -> None:
     ('<!DOCTYPE x [<!ENTITY e "]>">]><p>kept</p>', "kept"),  # a "]>" in a quoted value
 ])
 def test_html_to_text_of_markup_lxml_refuses(fragment: str, text: str) -> None:
-    from ingest.htmltext import html_to_text
+    from ingest.extract.htmltext import html_to_text
 
     assert html_to_text(fragment) == text
 
@@ -145,6 +145,6 @@ _OPENING = st.sampled_from(["", "<html>", "<!DOCTYPE html>", "<html><head>", " <
                            st.lists(st.one_of(_MARKUP, st.text(max_size=8)), max_size=40)
                            .map("".join)))
 def test_html_to_text_never_raises(opening: str, fragment: str) -> None:
-    from ingest.htmltext import html_to_text
+    from ingest.extract.htmltext import html_to_text
 
     assert isinstance(html_to_text(opening + fragment), str)

@@ -26,19 +26,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import run_cli
-from daemonrun import Run, free_port, wait_for
-from faultserver import FaultServer
-from newssite import add_small_site, read_records, write_config
+from helpers.cli import run_cli
+from helpers.daemonrun import Run, free_port, wait_for
+from helpers.faultserver import FaultServer
+from helpers.newssite import add_small_site, read_records, write_config
 from test_cli_progress import ANSI, run_with_tty_stderr
 
-from ingest import logs, metrics, status
-from ingest.config import load_config
+from ingest import logs
+from ingest.daemon import metrics
+from ingest.cli import status
+from ingest.config.load import load_config
 from ingest.models import FeedState
-from ingest.outcomes import PollResult, RunStats
-from ingest.progress import fetch_progress
+from ingest.pipeline.outcomes import PollResult, RunStats
+from ingest.cli.progress import fetch_progress
 from ingest.redact import Redactor, is_credential_name, record_url, redact_url
-from ingest.state_sqlite import SqliteStore
+from ingest.state.sqlite import SqliteStore
 
 PASSWORD = "Pa%24%24-w0rd-9"  # as the URL spells it; "Pa$$-w0rd-9" decoded
 TOKEN = "tok_5ecret_abc"

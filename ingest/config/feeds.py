@@ -1,0 +1,110 @@
+"""The ``feeds:`` list of config.yaml -> Feed models.
+
+Each feed is checked against config_schema.FEED_FIELDS; URLs (normalized) and
+names (case-folded) must be unique; a feed without a name gets one derived
+from its URL, made unique with -2, -3...
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from ingest.config.schema import FEED_FIELDS
+from ingest.config.source import (
+    RawSetting, config_error, describe_value, item_line, key_line, reject_unknown_keys,
+)
+from ingest.errors import ConfigError
+from ingest.models import Feed
+from ingest.urls import normalize_url
+
+
+@dataclass(frozen=True)
+class _FeedDraft:
+    path: str  # "feeds[3]"
+    values: dict[str, Any]
+    raws: dict[str, RawSetting]
+
+
+def load_feeds(top: dict, label: str) -> tuple[Feed, ...]:
+    """The checked feeds of the loaded top-level mapping ``top``."""
+    if "feeds" not in top:
+        raise ConfigError(f"{label}:1: feeds: missing; add a list of feeds such as "
+                          "'feeds: [{url: https://example.com/rss.xml}]'")
+    node = top["feeds"]
+    if not isinstance(node, list) or not node:
+        raise config_error(label, key_line(top, "feeds"), "feeds",
+                           f"expected a non-empty list of feeds, got {describe_value(node)}")
+    drafts = [_feed_draft(node, i, label) for i in range(len(node))]
+    _check_unique(drafts, "url", normalize_url, "is the same feed as")
+    _check_unique(drafts, "name", str.casefold, "is already the name of")
+    names = _feed_names(drafts)
+    return tuple(Feed(name, d.values["url"], d.values.get("interval"), d.values.get("tags", ()))
+                 for name, d in zip(names, drafts))
+
+
+def _feed_draft(seq: list, i: int, label: str) -> _FeedDraft:
+    node, line, path = seq[i], item_line(seq, i), f"feeds[{i}]"
+    if not isinstance(node, dict):
+        raise config_error(label, line, path, "expected a mapping such as "
+                           f"'{{url: https://example.com/rss.xml}}', got {describe_value(node)}")
+    reject_unknown_keys(node, FEED_FIELDS, label, path)
+    if "url" not in node:
+        raise config_error(label, line, path, "missing url")
+    raws = {key: RawSetting(value, label, key_line(node, key), None)
+            for key, value in node.items()}
+    values = {key: raw.convert(f"{path}.{key}", FEED_FIELDS[key]) for key, raw in raws.items()}
+    return _FeedDraft(path, values, raws)
+
+
+def _check_unique(drafts: list[_FeedDraft], key: str, norm: Callable[[str], str],
+                  clash: str) -> None:
+    first: dict[str, _FeedDraft] = {}
+    for draft in drafts:
+        value = draft.values.get(key)
+        earlier = first.setdefault(norm(value), draft) if value is not None else draft
+        if earlier is not draft:
+            raw = draft.raws[key]
+            raise config_error(raw.where, raw.line, f"{draft.path}.{key}",
+                               f"{value!r} {clash} {earlier.path} "
+                               f"(line {earlier.raws[key].line + 1})")
+
+
+def _feed_names(drafts: list[_FeedDraft]) -> list[str]:
+    """Given names, else one derived from the URL, made unique with -2, -3..."""
+    names = FeedNames(d.values["name"] for d in drafts if d.values.get("name"))
+    return [draft.values.get("name") or names.claim(_derive_name(draft.values["url"]))
+            for draft in drafts]
+
+
+class FeedNames:
+    """The feed names in use, compared case-folded; `claim` returns a free one.
+
+    The next suffix to try is kept per name, so that ten thousand feeds wanting the
+    same name (an OPML file can hold them) cost ten thousand steps, not fifty million.
+    """
+
+    def __init__(self, taken: Iterable[str] = ()) -> None:
+        self._taken = {name.casefold() for name in taken}
+        self._next: dict[str, int] = {}  # case-folded name -> the suffix to try next
+
+    def claim(self, name: str) -> str:
+        """``name``, or ``name-2``, ``name-3``... the first not in use, now in use."""
+        candidate, n = name, self._next.get(name.casefold(), 2)
+        while candidate.casefold() in self._taken:
+            candidate, n = f"{name}-{n}", n + 1
+        self._next[name.casefold()] = n
+        self._taken.add(candidate.casefold())
+        return candidate
+
+
+def _derive_name(url: str) -> str:
+    """``https://www.ansa.it/sito/topnews_rss.xml`` -> ``ansa.it-sito-topnews_rss.xml``."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").removeprefix("www.")
+    host += f"-{parts.port}" if parts.port else ""
+    rest = re.sub(r"[^\w.]+", "-", f"{parts.path}?{parts.query}").strip("-.")
+    return f"{host}-{rest}" if rest else host

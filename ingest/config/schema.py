@@ -1,0 +1,85 @@
+"""The keys config.yaml may hold, as data: section -> key -> Field, and a feed's keys.
+
+A Field says how the value is checked (config_checks.py, with the bounds chosen
+here per setting), whether an ``INGEST_<SECTION>_<KEY>`` variable may set it,
+and a default path. Other defaults live on the dataclasses in config.py, which
+has one per section here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ingest.config import checks as check
+
+
+@dataclass(frozen=True)
+class Field:
+    check: Callable[[Any], Any]
+    env: str = "yaml"  # INGEST_* value: "yaml" scalar, "raw" text as is, "" not allowed
+    default: str | None = None  # a default path, resolved against the config folder
+
+
+_LONGEST_INTERVAL = "365d"  # between two polls of a feed
+
+# Bounds: the most a setting accepts is far past any sane use, so a value beyond it
+# is a slip (a unit left out, a digit too many), refused before it can stall a
+# poll for a year or ask for a terabyte of memory.
+SECTION_FIELDS: dict[str, dict[str, Field]] = {
+    "output": {
+        "dir": Field(check.path, "raw", default="data"),
+        "partition": Field(check.choice("day", "none"), "raw"),
+        "compress": Field(check.choice("none", "gzip"), "raw"),
+        "max_file_bytes": Field(check.optional(check.size(most="100GB"))),
+    },
+    "state": {
+        "path": Field(check.path, "raw", default="data/state.sqlite"),
+        "lock_timeout": Field(check.duration(most="1d", positive=False)),
+        "max_attempts": Field(check.integer(1, 100)),
+        "retention": Field(check.duration(most="3650d")),
+    },
+    "http": {
+        "timeout": Field(check.duration(most="1h")),
+        "user_agent": Field(check.text, "raw"),
+        "allow_private_networks": Field(check.boolean),
+        "per_host_concurrency": Field(check.integer(1, 100)),
+        "per_host_delay": Field(check.duration(most="1h", positive=False)),
+        "max_feed_bytes": Field(check.size(most="1GiB")),
+        "max_page_bytes": Field(check.size(most="1GiB")),
+        "max_redirects": Field(check.integer(0, 50)),
+        "max_connections": Field(check.integer(1, 1000)),
+    },
+    "extract": {
+        "workers": Field(check.integer(0, 256)),
+        "timeout": Field(check.duration(most="1h")),
+        "min_feed_text": Field(check.integer(0, 1_000_000)),
+    },
+    "footers": {
+        "learn": Field(check.boolean),
+        "min_count": Field(check.integer(1, 1000)),
+        "sites": Field(check.footer_sites, ""),
+    },
+    "schedule": {
+        "interval": Field(check.duration(most=_LONGEST_INTERVAL)),
+        "min_interval": Field(check.duration(most=_LONGEST_INTERVAL)),
+        "max_interval": Field(check.duration(most=_LONGEST_INTERVAL)),
+        "concurrency": Field(check.integer(1, 1000)),
+        "failing_after": Field(check.integer(1, 1000)),
+        "shutdown_grace": Field(check.duration(most="1h", positive=False)),
+        "max_entries_per_poll": Field(check.integer(1, 100_000)),
+    },
+    "server": {
+        "host": Field(check.text, "raw"),
+        "port": Field(check.port),
+        "token": Field(check.optional(check.text), "raw"),
+    },
+}
+
+FEED_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "url": check.http_url,
+    "name": check.optional(check.text),
+    "interval": check.optional(check.duration(most=_LONGEST_INTERVAL)),
+    "tags": check.tags,
+}

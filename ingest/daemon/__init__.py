@@ -1,0 +1,1 @@
+"""`ingest run`: APScheduler dispatch, schedule math, metrics, the operations server."""

@@ -1,0 +1,134 @@
+"""What operators see of the daemon: Prometheus metrics, the per-feed survey, poll log lines.
+
+`Metrics` lives in a registry of its own (never the global one): `observe`
+counts one PollResult, `record` sets the feed gauges from a `survey` (also the
+``/status`` document), and `render` gives the text format for ``/metrics``.
+`log_poll` writes the one line per poll: ``poll ansa-mondo: failed (http_503): ...``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import generate_latest
+
+from ingest.daemon import schedule
+from ingest.config.load import ScheduleConfig
+from ingest.models import Feed, FeedState
+from ingest.pipeline.outcomes import PollResult
+from ingest.redact import redact_url, redactor_for
+from ingest.state.store import Store
+from ingest.units import format_duration
+
+log = logging.getLogger("ingest.poll")
+
+_SECONDS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class Metrics:
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = r = CollectorRegistry(auto_describe=True)
+        self.polls = Counter("ingest_polls", "Feed polls by outcome; kind is the failure's kind",
+                             ["outcome", "kind"], registry=r)
+        self.written = Counter("ingest_articles_written", "Articles written", registry=r)
+        self.skipped = Counter("ingest_articles_skipped", "New entries skipped, by reason",
+                               ["reason"], registry=r)
+        self.duplicates = Counter("ingest_duplicates", "Entries dropped as duplicates",
+                                  registry=r)
+        self.footers = Counter("ingest_footers_removed", "Footer lines removed", registry=r)
+        self.extract = Histogram("ingest_extract_seconds", "Extraction time per page",
+                                 buckets=_SECONDS, registry=r)
+        self.http = Histogram("ingest_http_seconds", "HTTP exchange latency (feeds and pages)",
+                              buckets=_SECONDS, registry=r)
+        self.last_success = Gauge("ingest_feed_last_success_timestamp_seconds",
+                                  "Last successful poll of a feed (Unix time)", ["feed"],
+                                  registry=r)
+        self.failures = Gauge("ingest_feed_consecutive_failures",
+                              "Failed polls of a feed in a row", ["feed"], registry=r)
+        self.stale = Gauge("ingest_feeds_stale",
+                           "Feeds with no new item for several expected intervals", registry=r)
+        self.failing = Gauge("ingest_feeds_failing",
+                             "Feeds flagged failing (failing_after failures in a row)",
+                             registry=r)
+        self.in_flight = Gauge("ingest_polls_in_flight", "Polls running now", registry=r)
+
+    def observe(self, result: PollResult, state: FeedState) -> None:
+        """Count one poll and update its feed's gauges."""
+        self.polls.labels(result.outcome, result.error_kind or "").inc()
+        self.written.inc(result.written)
+        for reason, count in result.skipped.items():
+            self.skipped.labels(reason).inc(count)
+        self.duplicates.inc(result.duplicates)
+        self.footers.inc(result.footers_removed)
+        for seconds in result.extract_seconds:
+            self.extract.observe(seconds)
+        for seconds in result.fetch_seconds:
+            self.http.observe(seconds)
+        self.feed(result.feed.name, state)
+
+    def feed(self, name: str, state: FeedState) -> None:
+        if state.last_success_at is not None:
+            self.last_success.labels(name).set(state.last_success_at)
+        self.failures.labels(name).set(state.failures)
+
+    def forget(self, name: str) -> None:
+        """Drop a removed feed's labelled gauges."""
+        for gauge in (self.last_success, self.failures):
+            try:
+                gauge.remove(name)
+            except KeyError:
+                pass
+
+    def record(self, survey: list[dict]) -> None:
+        """Stale and failing counts, and every feed's gauges, from `survey`."""
+        self.stale.set(sum(row["stale"] for row in survey))
+        self.failing.set(sum(row["failing"] for row in survey))
+        for row in survey:
+            if row["last_success_at"] is not None:
+                self.last_success.labels(row["feed"]).set(row["last_success_at"])
+            self.failures.labels(row["feed"]).set(row["failures"])
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def survey(feeds: list[Feed], store: Store, sched: ScheduleConfig, now: float) -> list[dict]:
+    """One row per configured feed: its schedule, health and counts (``/status``).
+
+    URLs and errors show without secrets: whoever may read /status need not see them.
+    """
+    redact = redactor_for(tuple(sorted({feed.url for feed in feeds})))
+    rows = []
+    for feed in feeds:
+        s = store.get_feed(feed.url)
+        since = s.last_new_at if s.last_new_at is not None else s.extra.get("since")
+        rows.append({
+            "feed": feed.name, "url": redact_url(feed.url),
+            "failing": schedule.is_failing(s, sched),
+            "stale": schedule.is_stale(s, schedule.base_interval(feed, sched), now),
+            "failures": s.failures,
+            "last_error": redact(s.last_error) if s.last_error is not None else None,
+            "last_success_at": s.last_success_at, "last_new_at": s.last_new_at,
+            "quiet_since": since,
+            "next_poll_at": s.next_poll_at, "interval": s.interval,
+            "articles_written": s.articles_written})
+    return rows
+
+
+def log_poll(result: PollResult, change: schedule.Change, failures: int,
+             max_interval: float) -> None:
+    name, wait = result.feed.name, format_duration(round(change.wait))
+    if result.ok:
+        log.info("poll %s: %s, %d written, %.1fs; next in %s", name, result.outcome,
+                 result.written, result.seconds, wait)
+    else:
+        log.warning("poll %s: failed (%s): %s; retry in %s", name, result.error_kind,
+                    result.error, wait)
+    if change.became_failing:
+        log.error("feed %s is failing: %d failures in a row; still tried every %s", name,
+                  failures, format_duration(max_interval))
+    elif change.recovered:
+        log.info("feed %s recovered", name)

@@ -1,0 +1,1 @@
+"""Untrusted bytes to models: feeds (feedparser), article pages (trafilatura), metadata, language."""

@@ -1,0 +1,1 @@
+"""The footer stage: built-in rules as data, line matching, per-site learning."""

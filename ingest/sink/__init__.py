@@ -1,0 +1,1 @@
+"""Where records go: the Sink Protocol, JSON lines (plain or gzip), standard output."""

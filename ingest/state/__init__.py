@@ -1,0 +1,1 @@
+"""The state store: the Store Protocol, the SQLite store, a read-only view."""

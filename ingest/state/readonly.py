@@ -1,0 +1,43 @@
+"""A read-only view of the SQLite state store, for `ingest status` and `ingest footers`.
+
+It takes no lock, so it works while `ingest run` or `ingest fetch` holds the
+store: SQLite's WAL lets a reader see the last committed state beside a
+writer. Every write is refused (SQLite opens the file with ``mode=ro``).
+Open it with ``SqliteStore.open_readonly(path)``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from ingest.errors import StateError
+from ingest.state.sqlite import SqliteStore, check_schema_version
+
+
+class ReadOnlySqliteStore(SqliteStore):
+    def __init__(self, path: Path, *, clock=time.time) -> None:  # noqa: D107 - no lock, no schema
+        self.path = Path(path)
+        self._clock = clock
+        self._claims: set[str] = set()
+        if not self.path.is_file():
+            raise StateError(f"state: no state store at {self.path} yet; "
+                             "`ingest fetch` or `ingest run` creates it")
+        uri = self.path.resolve().as_uri() + "?mode=ro"
+        try:
+            self._db = sqlite3.connect(uri, uri=True, isolation_level=None,
+                                       check_same_thread=False)
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.execute("SELECT 1 FROM feeds LIMIT 1")
+            check_schema_version(self._db, self.path)
+        except sqlite3.Error as exc:
+            raise StateError(f"state: cannot read {self.path}: {exc}; is it an ingest "
+                             "state store (state.path)?") from exc
+
+    def _write(self, sql_rows: Iterable) -> None:
+        raise StateError(f"state: {self.path} is open read-only; nothing was changed")
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,337 @@
+"""Hostile and broken servers, end to end: `ingest fetch` in a subprocess against 127.0.0.1.
+
+Every case is one healthy feed (on its own server, so a host back-off cannot touch it) plus
+one fault: either a hostile feed on a second server, or a hostile article page linked from
+the healthy feed. The run must end in bounded time (a Retry-After of an hour is never slept
+out) and within bounded memory (MEMORY_LIMIT: a bomb must not decode whole), every healthy
+article must be written, and the fault must be named:
+
+  feed faults   exit 1; summary `FAILED hostile: <url>: <reason>`; an ERROR log line
+                `hostile: <url>: <reason>`; the other feed's articles all written.
+  page faults   the feed was read, so exit 0 (as for any page that cannot be had); the
+                entry is skipped with a counted reason (`skipped: 1 http_404`, marked seen
+                for good) or, when the fault is transient, left for a later run (`1 left for
+                a later run`, not marked seen); the log (-v) names the feed, page and reason.
+"""
+
+from __future__ import annotations
+
+import re
+import resource
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from helpers.cli import run_cli
+from helpers.faultserver import FaultServer, gzip_bomb, stacked_gzip_bomb
+from helpers.newssite import Item, read_records, rss, write_config
+from ingest.urls import key_id, normalize_url
+
+pytestmark = pytest.mark.timeout(60)
+
+TIMEOUT = 2  # http.timeout of these runs: the drip cases are cut at this deadline
+BOUND = 20.0  # seconds any run may take (a long Retry-After must not be slept out)
+# Memory (RLIMIT_DATA) each run, its workers included, may map: far below the gigabyte a
+# bomb decodes to, many times what a run needs; going past it is a MemoryError.
+MEMORY_LIMIT = 512 << 20
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+RSS = {"Content-Type": "application/rss+xml; charset=utf-8"}
+FEED_FAILED = re.compile(r"^feeds: 1 ok, 0 not modified, 1 failed$", re.M)
+FEED_ALL_OK = re.compile(r"^feeds: 2 ok, 0 not modified, 0 failed$", re.M)
+
+_WORDS = ("harbour council budget river school bridge festival library tram market orchard "
+          "museum election vineyard railway hospital stadium glacier ferry theatre").split()
+
+
+def article_html(n: int, title: str) -> bytes:
+    """A plain article page whose paragraphs are unique to ``n`` (no shared lines)."""
+    paragraphs = "".join(
+        f"<p>{title}: paragraph {i} tells how the {_WORDS[(n + i) % len(_WORDS)]} of town "
+        f"number {n} changed in week {n * 7 + i}, and what {_WORDS[(n * 3 + i) % len(_WORDS)]} "
+        f"residents said about it at the meeting number {n * 11 + i}.</p>" for i in range(6))
+    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{title}</title>"
+            f"</head><body><article><h1>{title}</h1>{paragraphs}</article></body></html>"
+            ).encode()
+
+
+@dataclass
+class Site:
+    healthy: FaultServer
+    hostile: FaultServer
+    tmp: Path
+
+    @property
+    def out(self) -> Path:
+        return self.tmp / "out"
+
+    def healthy_urls(self) -> set[str]:
+        return {self.healthy.url(f"/a/{n}.html") for n in (1, 2)}
+
+    def healthy_feed(self, extra: list[Item] = ()) -> str:
+        items = [Item(f"Healthy {n}", self.healthy.url(f"/a/{n}.html"), f"h{n}") for n in (1, 2)]
+        self.healthy.add("/feed.xml", rss(items + list(extra)), RSS)
+        return self.healthy.url("/feed.xml")
+
+    def fetch(self, feeds: list[tuple[str, str]], *args: str, **sections):
+        http = {"timeout": TIMEOUT, **sections.pop("http", {})}
+        config = write_config(self.tmp / "config.yaml", feeds, http=http,
+                              extract={"workers": 1}, **sections)
+        started = time.monotonic()
+        proc = run_cli("fetch", "--config", str(config), *args, timeout=60,
+                       preexec_fn=_limit_memory)
+        return proc, time.monotonic() - started
+
+    def seen_status(self, url: str) -> str | None:
+        """The state store's mark for the article at ``url`` (None: not marked seen)."""
+        with sqlite3.connect(f"file:{self.tmp / 'state/state.sqlite'}?mode=ro", uri=True) as db:
+            row = db.execute("SELECT status FROM seen WHERE key = ?",
+                             (key_id(normalize_url(url)),)).fetchone()
+        return row[0] if row else None
+
+
+def _limit_memory() -> None:  # between fork and exec: a system call only, no Python locks
+    resource.setrlimit(resource.RLIMIT_DATA, (MEMORY_LIMIT, MEMORY_LIMIT))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def bombs_built() -> None:
+    """Build the bombs before any run: built on a first request, they would take seconds
+    of a run's 2-second deadline on a busy machine."""
+    gzip_bomb()
+    stacked_gzip_bomb()
+
+
+@pytest.fixture
+def site(tmp_path):
+    with FaultServer() as healthy, FaultServer() as hostile:
+        for n in (1, 2):
+            healthy.add(f"/a/{n}.html", article_html(n, f"Healthy story {n}"), HTML)
+        yield Site(healthy, hostile, tmp_path)
+
+
+def shown_url(url: str) -> str:
+    """A pattern for ``url`` as a summary shows a feed's URL: its query values may be
+    masked (``***``), as secrets of feed URLs are kept out of what people read."""
+    base, _, query = url.partition("?")
+    if not query:
+        return re.escape(url)
+    parts = (part.partition("=") for part in query.split("&"))
+    masked = "&".join(rf"{re.escape(name + eq)}(?:{re.escape(value)}|\*\*\*)"
+                      for name, eq, value in parts)
+    return rf"{re.escape(base)}\?{masked}"
+
+
+def assert_no_traceback(proc) -> None:
+    assert "Traceback" not in proc.stderr, proc.stderr
+
+
+# -- feed-level faults ------------------------------------------------------------------
+
+FEED_FAULTS = [
+    # id, path on the hostile server, the reason the summary and the log must give
+    ("http-500", "/status/500", r"HTTP 500"),
+    ("http-503", "/status/503", r"HTTP 503"),
+    ("http-404", "/status/404", r"HTTP 404"),
+    ("http-410", "/status/410", r"HTTP 410"),
+    ("http-429-retry-after-3600", "/status/429?retry_after=3600",
+     r"HTTP 429 \(retry after 3600s\)"),
+    ("redirect-loop", "/redirect-loop", r"too many redirects"),
+    ("six-redirects", "/redirect-chain/6?to=/feed.xml", r"too many redirects"),
+    ("drip-one-byte-a-second", "/drip", rf"timed out after {TIMEOUT}s"),
+    ("400MB-streamed", "/big/400?type=xml", r"body larger than 10000000 bytes"),
+    ("1GiB-gzip-bomb", "/gzip-bomb", r"body larger than 10000000 bytes"),
+    ("1GiB-stacked-gzip-bomb", "/gzip-gzip-bomb", r"body larger than 10000000 bytes"),
+    ("html-instead-of-feed", "/page.html", r"not a feed: the server sent an HTML page"),
+]
+
+
+@pytest.mark.parametrize("path, reason", [c[1:] for c in FEED_FAULTS],
+                         ids=[c[0] for c in FEED_FAULTS])
+def test_hostile_feed_fails_alone(site, path, reason):
+    site.hostile.add("/page.html", article_html(9, "A page, not a feed"), HTML)
+    site.hostile.add("/feed.xml", rss([Item("Behind six redirects",
+                                            site.hostile.url("/x.html"))]), RSS)
+    hostile_url = site.hostile.url(path)
+    proc, elapsed = site.fetch([("healthy", site.healthy_feed()), ("hostile", hostile_url)])
+    assert_no_traceback(proc)
+
+    assert proc.returncode == 1, proc.stderr
+    assert elapsed < BOUND, f"took {elapsed:.1f}s"
+    if "timed out" in reason:
+        assert elapsed < TIMEOUT + 8, f"the {TIMEOUT}s deadline did not cut it: {elapsed:.1f}s"
+    # Every healthy article written, once.
+    records = read_records(site.out)
+    assert sorted(r["url"] for r in records) == sorted(site.healthy_urls())
+    assert {r["feed"] for r in records} == {"healthy"}
+    # Named in the summary (with the feed, its URL and the reason) and in the log.
+    assert FEED_FAILED.search(proc.stderr), proc.stderr
+    assert re.search(rf"^FAILED hostile: {shown_url(hostile_url)}: .*{reason}", proc.stderr,
+                     re.M), proc.stderr
+    assert re.search(rf"^\S+ ERROR hostile: .*{reason}", proc.stderr, re.M), proc.stderr
+    assert "FAILED healthy" not in proc.stderr
+
+
+def test_truncated_feed_keeps_its_first_items(site):
+    items = [Item(f"Kept {n}", site.hostile.url(f"/k/{n}.html"), f"k{n}") for n in (1, 2, 3)]
+    items.append(Item("Cut off", site.hostile.url("/k/4.html"), "k4"))
+    for n in (1, 2, 3, 4):
+        site.hostile.add(f"/k/{n}.html", article_html(10 + n, f"Recovered story {n}"), HTML)
+    whole = rss(items)
+    site.hostile.add("/cut.xml", whole[:whole.index(b"Cut off") - 8], RSS)  # inside <title>
+    proc, elapsed = site.fetch([("healthy", site.healthy_feed()),
+                                ("truncated", site.hostile.url("/cut.xml"))])
+    assert_no_traceback(proc)
+    assert proc.returncode == 0, proc.stderr
+    assert elapsed < BOUND
+    urls = sorted(r["url"] for r in read_records(site.out))
+    kept = {site.hostile.url(f"/k/{n}.html") for n in (1, 2, 3)}
+    assert urls == sorted(site.healthy_urls() | kept)
+    assert FEED_ALL_OK.search(proc.stderr), proc.stderr
+    # The damage is still reported, naming the feed.
+    assert re.search(r"WARNING feeds: truncated: kept 3 entries despite errors", proc.stderr)
+
+
+def test_empty_valid_feed_is_not_an_error(site):
+    site.hostile.add("/empty.xml", rss([]), RSS)
+    proc, _ = site.fetch([("healthy", site.healthy_feed()),
+                          ("empty", site.hostile.url("/empty.xml"))])
+    assert_no_traceback(proc)
+    assert proc.returncode == 0, proc.stderr
+    assert FEED_ALL_OK.search(proc.stderr), proc.stderr
+    assert "ERROR" not in proc.stderr and "FAILED" not in proc.stderr
+    assert sorted(r["url"] for r in read_records(site.out)) == sorted(site.healthy_urls())
+
+
+def test_five_redirects_are_followed_for_feeds_and_pages(site):
+    """The boundary of `http.max_redirects` (5): five hops still work, for both kinds."""
+    site.hostile.add("/a/3.html", article_html(3, "Behind five redirects"), HTML)
+    page = site.hostile.url("/redirect-chain/5?to=/a/3.html")
+    site.hostile.add("/feed.xml", rss([Item("Five hops", page, "r3")]), RSS)
+    proc, _ = site.fetch([("healthy", site.healthy_feed()),
+                          ("redirected", site.hostile.url("/redirect-chain/5?to=/feed.xml"))])
+    assert proc.returncode == 0, proc.stderr
+    records = {r["url"]: r for r in read_records(site.out)}
+    assert set(records) == site.healthy_urls() | {page}
+    assert records[page]["final_url"] == site.hostile.url("/a/3.html")
+
+
+# -- page-level faults ---------------------------------------------------------------------
+
+def _page(case_id, path, summary, logged, transient):
+    return pytest.param(path, summary, logged, transient, id=case_id)
+
+
+PAGE_FAULTS = [
+    # id, path of the hostile page, summary fragment, log fragment, transient?
+    _page("http-500", "/status/500", "1 left for a later run", "HTTP 500", True),
+    _page("http-503", "/status/503", "1 left for a later run", "HTTP 503", True),
+    _page("http-404", "/status/404", "skipped: 1 http_404", "http_404", False),
+    _page("http-410", "/status/410", "skipped: 1 http_410", "http_410", False),
+    _page("http-429-retry-after-3600", "/status/429?retry_after=3600", "1 left for a later run",
+          "HTTP 429 (retry after 3600s)", True),
+    _page("redirect-loop", "/redirect-loop", "skipped: 1 too_many_redirects",
+          "too_many_redirects", False),
+    _page("six-redirects", "/redirect-chain/6?to=/ok.html", "skipped: 1 too_many_redirects",
+          "too_many_redirects", False),
+    _page("drip-one-byte-a-second", "/drip", "1 left for a later run",
+          f"timed out after {TIMEOUT}s", True),
+    _page("400MB-streamed", "/big/400", "skipped: 1 too_large", "too_large", False),
+    _page("1GiB-gzip-bomb", "/gzip-bomb", "skipped: 1 too_large", "too_large", False),
+    _page("1GiB-stacked-gzip-bomb", "/gzip-gzip-bomb", "skipped: 1 too_large", "too_large",
+          False),
+    _page("pdf", "/pdf", "skipped: 1 not_html", "not_html", False),
+    _page("audio", "/audio", "skipped: 1 not_html", "not_html", False),
+]
+
+
+@pytest.mark.parametrize("path, summary, logged, transient", PAGE_FAULTS)
+def test_hostile_page_is_skipped_or_left_for_later(site, path, summary, logged, transient):
+    site.hostile.add("/ok.html", article_html(7, "Never reached"), HTML)
+    bad_url = site.hostile.url(path)
+    feed = site.healthy_feed([Item("Hostile page", bad_url, "bad", summary="too short")])
+    proc, elapsed = site.fetch([("healthy", feed)], "-v")
+    assert_no_traceback(proc)
+
+    assert proc.returncode == 0, proc.stderr  # the feed itself was read
+    assert elapsed < BOUND, f"took {elapsed:.1f}s"
+    assert sorted(r["url"] for r in read_records(site.out)) == sorted(site.healthy_urls())
+    assert "feeds: 1 ok, 0 not modified, 0 failed" in proc.stderr
+    assert summary in proc.stderr, proc.stderr
+    # The log (at -v) names the feed, the page and the reason.
+    assert any("healthy" in line and bad_url in line and logged in line
+               for line in proc.stderr.splitlines()), proc.stderr
+    # Transient faults stay unmarked (retried on a later run); permanent ones are settled.
+    status = site.seen_status(bad_url)
+    if transient:
+        assert status is None
+        assert "0 left for a later run" not in proc.stderr
+    else:
+        assert status == f"skipped:{summary.rsplit(' ', 1)[1]}"
+    # Every page asked for is counted, the hostile one included.
+    assert "page requests: 3;" in proc.stderr, proc.stderr
+
+
+def test_a_host_dripping_every_page_is_left_alone_after_three_timeouts(site):
+    drips = [site.hostile.url(f"/drip?n={n}") for n in range(1, 6)]
+    feed = site.healthy_feed([Item(f"Drip {n}", url, f"drip{n}", summary="too short")
+                              for n, url in enumerate(drips, 1)])
+    proc, elapsed = site.fetch([("healthy", feed)], "-v", http={"per_host_concurrency": 1})
+    assert_no_traceback(proc)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(r["url"] for r in read_records(site.out)) == sorted(site.healthy_urls())
+    # three pages run out the deadline; the other two are not asked for, and all five
+    # are left for a later run (not marked seen)
+    assert site.hostile.hits("/drip") == 3
+    assert "5 left for a later run" in proc.stderr, proc.stderr
+    assert "page requests: 5;" in proc.stderr, proc.stderr
+    assert "timed out 3 times in a row, left alone" in proc.stderr, proc.stderr
+    assert all(site.seen_status(url) is None for url in drips)
+    assert elapsed < BOUND, f"took {elapsed:.1f}s"
+
+
+# -- the network boundary ------------------------------------------------------------------
+
+def test_private_address_is_refused_before_connecting(site):
+    """The default `allow_private_networks: false`: 127.0.0.1 is never contacted."""
+    feed_url = site.healthy_feed()
+    proc, _ = site.fetch([("local", feed_url)], http={"allow_private_networks": False})
+    assert_no_traceback(proc)
+    assert proc.returncode == 1, proc.stderr
+    assert site.healthy.requests == []
+    assert re.search(r"^FAILED local: .*refused", proc.stderr, re.M), proc.stderr
+    assert "http.allow_private_networks" in proc.stderr
+    assert not site.out.exists() or read_records(site.out) == []
+
+
+# -- the fault server's own conditional GET (no ingest involved) -----------------------------
+
+@pytest.mark.parametrize("request_headers, status", [
+    ({}, 200),
+    ({"If-None-Match": '"v7"'}, 304),
+    ({"If-None-Match": 'W/"v7", "other"'}, 304),
+    ({"If-None-Match": "*"}, 304),
+    ({"If-None-Match": '"v6"'}, 200),
+    ({"If-None-Match": '"v6"', "If-Modified-Since": "Mon, 03 Jun 2024 10:00:00 GMT"}, 200),
+    ({"If-Modified-Since": "Mon, 03 Jun 2024 10:00:00 GMT"}, 304),
+    ({"If-Modified-Since": "Tue, 04 Jun 2024 08:00:00 GMT"}, 304),
+    ({"If-Modified-Since": "Sun, 02 Jun 2024 10:00:00 GMT"}, 200),
+    ({"If-Modified-Since": "not a date"}, 200),
+])
+def test_fault_server_answers_conditional_requests(request_headers, status):
+    import urllib.error
+    import urllib.request
+
+    with FaultServer() as server:
+        server.add("/feed.xml", b"<rss/>", {**RSS, "ETag": '"v7"',
+                                            "Last-Modified": "Mon, 03 Jun 2024 10:00:00 GMT"})
+        request = urllib.request.Request(server.url("/feed.xml"), headers=request_headers)
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                got, body, etag = response.status, response.read(), response.headers["ETag"]
+        except urllib.error.HTTPError as exc:
+            got, body, etag = exc.code, exc.read(), exc.headers["ETag"]
+    assert (got, etag) == (status, '"v7"')
+    assert body == (b"" if status == 304 else b"<rss/>")
