@@ -60,7 +60,7 @@ def serve():
 
 
 async def with_ingest(url: str, cap: int) -> str:
-    from ingest.config.load import HttpConfig
+    from ingest.config.model import HttpConfig
     from ingest.errors import FetchError
     from ingest.fetch.client import HttpClient
 

@@ -11,7 +11,7 @@ import json
 import sys
 import time
 
-from ingest.config.load import Config, effective_config
+from ingest.config.model import Config, effective_config
 from ingest.errors import ConfigError
 
 EXIT_OK = 0

@@ -16,7 +16,8 @@ import traceback
 
 from ingest import __version__
 from ingest.cli import commands
-from ingest.config.load import Config, load_config
+from ingest.config.model import Config
+from ingest.config.load import load_config
 from ingest.errors import ConfigError, IngestError
 from ingest.redact import Redactor
 

@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterable
 
 from ingest.daemon import schedule
-from ingest.config.load import Config
+from ingest.config.model import Config
 from ingest.models import Feed, FeedState
 from ingest.redact import Redactor, redact_url
 

@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from prometheus_client import generate_latest
 
 from ingest.daemon import schedule
-from ingest.config.load import ScheduleConfig
+from ingest.config.model import ScheduleConfig
 from ingest.models import Feed, FeedState
 from ingest.pipeline.outcomes import PollResult
 from ingest.redact import redact_url, redactor_for

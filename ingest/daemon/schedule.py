@@ -21,7 +21,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ingest.config.load import ScheduleConfig
+from ingest.config.model import ScheduleConfig
 from ingest.models import Feed, FeedState
 from ingest.pipeline.outcomes import PollResult
 

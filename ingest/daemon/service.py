@@ -25,7 +25,8 @@ from datetime import datetime, timedelta, timezone
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from ingest.daemon import schedule
-from ingest.config.load import Config, load_config
+from ingest.config.model import Config
+from ingest.config.load import load_config
 from ingest.errors import IngestError
 from ingest.logs import redact_secrets
 from ingest.daemon.metrics import Metrics, log_poll, survey

@@ -37,7 +37,7 @@ from contextlib import aclosing
 
 import httpx
 
-from ingest.config.load import HttpConfig
+from ingest.config.model import HttpConfig
 from ingest.fetch.content_coding import BodyDecoder, ContentCodingError, OverLimit, accept_encoding
 from ingest.errors import FetchError, HostBackoff, NotModified, PermanentFetchError, \
     TransientFetchError

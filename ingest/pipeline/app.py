@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from ingest.config.load import Config
+from ingest.config.model import Config
 from ingest.fetch.client import HttpClient
 from ingest.pipeline.orchestrator import Pipeline
 from ingest.sink.jsonl import JsonlSink

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from functools import cached_property
 
 from ingest.pipeline import jobs
-from ingest.config.load import FootersConfig
+from ingest.config.model import FootersConfig
 from ingest.errors import SinkError, WorkerError
 from ingest.pipeline.marks import MarkQueue
 from ingest.models import Cleaned

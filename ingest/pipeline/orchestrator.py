@@ -25,7 +25,7 @@ import time
 from functools import partial
 
 from ingest.pipeline import jobs
-from ingest.config.load import Config
+from ingest.config.model import Config
 from ingest.pipeline.batch import BatchWriter
 from ingest.errors import (FeedParseError, FetchError, HostBackoff, IngestError, JobDeadline,
                            NotModified, PermanentFetchError, SinkError, SkipEntry, StateError)
@@ -37,7 +37,7 @@ from ingest.pipeline.outcomes import PollResult, RunStats
 from ingest.pipeline.poll import Draft, Poll
 from ingest.pipeline.records import cache_hints
 from ingest.redact import Redactor
-from ingest.sink.jsonl import JsonlSink
+from ingest.sink.base import Sink
 from ingest.state.store import Store
 from ingest.urls import article_key, key_id, normalize_url
 from ingest.workers.pool import WorkerPool
@@ -48,7 +48,7 @@ WRITE_BATCH = 50  # records written and marked together: a poll's pages are not 
 
 class Pipeline:
     def __init__(self, cfg: Config, store: Store, http: HttpClient, workers: WorkerPool,
-                 sink: JsonlSink, *, clock=time.time, on_event=None) -> None:
+                 sink: Sink, *, clock=time.time, on_event=None) -> None:
         self.cfg = cfg
         # on_event(kind, value): "feed" with a PollResult when a poll ends,
         # "article" with a count when records are written (progress display).

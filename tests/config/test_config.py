@@ -16,20 +16,9 @@ from ruamel.yaml import YAML
 
 from ingest import USER_AGENT
 from ingest.config import load as config_module
-from ingest.config.load import (
-    Config,
-    ExtractConfig,
-    FootersConfig,
-    HttpConfig,
-    OutputConfig,
-    ScheduleConfig,
-    ServerConfig,
-    StateConfig,
-    effective_config,
-    load_config,
-    parse_duration,
-    parse_size,
-)
+from ingest.config.model import Config, ExtractConfig, FootersConfig, HttpConfig, OutputConfig, ScheduleConfig, ServerConfig, StateConfig, effective_config
+from ingest.config.load import load_config
+from ingest.units import parse_duration, parse_size
 from ingest.config.source import parse_yaml
 from ingest.errors import ConfigError
 from ingest.models import Feed

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from ingest.daemon import schedule
-from ingest.config.load import ScheduleConfig
+from ingest.config.model import ScheduleConfig
 from ingest.models import Feed, FeedState
 from ingest.pipeline.outcomes import PollResult
 

@@ -26,7 +26,7 @@ from helpers.faultserver import (  # noqa: F401  (fault_server: a fixture)
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.config.load import HttpConfig
+from ingest.config.model import HttpConfig
 from ingest.fetch.content_coding import PIECE, BodyDecoder, OverLimit
 from ingest.errors import (
     FetchError, HostBackoff, NotModified, PermanentFetchError, TransientFetchError,

@@ -24,7 +24,7 @@ from helpers.faultserver import gzip_bomb, zstd_bomb
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from ingest.config.load import HttpConfig
+from ingest.config.model import HttpConfig
 from ingest.fetch.content_coding import MAX_CODINGS, BodyDecoder, ContentCodingError, OverLimit
 from ingest.errors import FetchError
 from ingest.fetch.client import HttpClient

@@ -13,7 +13,7 @@ import httpcore
 import httpx
 import pytest
 
-from ingest.config.load import HttpConfig
+from ingest.config.model import HttpConfig
 from ingest.errors import PermanentFetchError, TransientFetchError
 from ingest.fetch.client import HttpClient
 from ingest.fetch.netguard import (

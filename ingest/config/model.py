@@ -1,0 +1,109 @@
+"""The settings of ingest as frozen dataclasses: what the stages and shells are handed.
+
+No YAML here: pure code (the schedule, the fetch stage) imports the model without the
+loader (ingest.config.load), which reads config.yaml and INGEST_* variables into it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from ingest import USER_AGENT
+from ingest.models import Feed
+
+__all__ = [
+    "Config", "OutputConfig", "StateConfig", "HttpConfig", "ExtractConfig", "FootersConfig",
+    "ScheduleConfig", "ServerConfig", "effective_config",
+]
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    dir: Path
+    partition: str = "day"  # "day" | "none"
+    compress: str = "none"  # "none" | "gzip": one gzip member per batch, files *.jsonl.gz
+    max_file_bytes: int | None = None  # start the next part (.1, .2, ...) past this size
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    path: Path
+    lock_timeout: float = 30.0  # seconds to wait for another ingest process
+    max_attempts: int = 5  # transient failures of one article before giving up
+    retention: float = 180 * 86400.0  # seconds a seen mark is kept
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    timeout: float = 20.0
+    user_agent: str = USER_AGENT
+    allow_private_networks: bool = False
+    per_host_concurrency: int = 2
+    per_host_delay: float = 1.0
+    max_feed_bytes: int = 10_000_000
+    max_page_bytes: int = 5_000_000
+    max_redirects: int = 5
+    max_connections: int = 20
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    workers: int = 0  # 0 = one per CPU
+    timeout: float = 30.0  # seconds a worker job (parse a feed, extract a page) may take
+    min_feed_text: int = 200  # characters of feed content that may stand in for a page
+
+
+@dataclass(frozen=True)
+class FootersConfig:
+    learn: bool = True
+    min_count: int = 3  # K: articles of one site a line must recur in
+    sites: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # host -> regexes
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    interval: float = 900.0
+    min_interval: float = 120.0
+    max_interval: float = 21600.0
+    concurrency: int = 16  # feeds polled at once
+    failing_after: int = 5  # consecutive failures before a feed is flagged failing
+    shutdown_grace: float = 20.0
+    max_entries_per_poll: int = 500  # new entries worked on per poll; the rest wait, newest first
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"  # the container image sets 0.0.0.0
+    port: int | None = 8080
+    token: str | None = None  # bearer token required by /status and /metrics when set
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    feeds: tuple[Feed, ...]
+    output: OutputConfig
+    state: StateConfig
+    http: HttpConfig = HttpConfig()
+    extract: ExtractConfig = ExtractConfig()
+    footers: FootersConfig = FootersConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    server: ServerConfig = ServerConfig()
+
+
+def effective_config(cfg: Config) -> dict:
+    """Every effective value as plain data (paths as text, durations in seconds)."""
+    return _plain(cfg)
+
+
+def _plain(value: Any) -> Any:
+    if is_dataclass(value):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return str(value) if isinstance(value, Path) else value
