@@ -10,6 +10,7 @@ config_source.RawSetting.
 from __future__ import annotations
 
 import math
+import time
 import re
 import sys
 from collections.abc import Callable
@@ -140,6 +141,11 @@ def format_duration(seconds: float) -> str:
             parts.append(f"{rest // size}{unit}")
             rest %= size
     return "".join(parts)
+
+
+def utc_iso(stamp: float) -> str:
+    """A Unix time as people and records show it: ``2026-12-03T14:21:05Z`` (UTC, seconds)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
 
 
 def format_size(nbytes: int) -> str:

@@ -139,6 +139,11 @@ def site_of(url: str) -> str:
         host = (urlsplit(url).hostname or "").lower()
     except ValueError:  # a malformed IPv6 literal: no site to learn for
         return ""
+    return without_www(host)
+
+
+def without_www(host: str) -> str:
+    """A host as one site: ``www.ansa.it`` and ``ansa.it`` are the same site."""
     return host.removeprefix("www.")
 
 
