@@ -1,20 +1,25 @@
 """The exception tree of ingest.
 
-    IngestError
-    ├── ConfigError            bad config file, key or value (exit status 2)
-    ├── StateError             the state store cannot be opened, locked or written
-    │   └── StateLocked        another process holds the store
-    ├── FetchError             an HTTP exchange did not give usable bytes
-    │   ├── TransientFetchError    timeouts, connection errors, 5xx, 429: try again later
-    │   │   └── HostBackoff        the host asked us to wait (Retry-After)
-    │   ├── PermanentFetchError    404, 410, refused address, too large, wrong type
-    │   └── NotModified            304: nothing new (not a failure)
-    ├── FeedParseError         the bytes are not a feed with any entry we can use
-    ├── SkipEntry              one entry is dropped, with a reason that is counted
-    ├── SinkError              records could not be written (disk full, read-only...)
-    └── WorkerError            a job in a worker process did not give a result
-        ├── JobDeadline        it ran past its deadline; the worker was killed and replaced
-        └── WorkerDied         the worker process died under it (out of memory, killed)
+    IngestError                  error         what ingest raises on purpose
+    ├── ConfigError              error         bad config file, key or value (exit status 2)
+    ├── StateError               state         the state store cannot be opened, locked or written
+    │   └── StateLocked          state         another process holds the store
+    ├── FetchError               fetch         an HTTP exchange did not give usable bytes
+    │   ├── TransientFetchError  transient     timeouts, connection errors, 5xx, 429: try again later
+    │   │   └── HostBackoff      backoff       the host asked us to wait (Retry-After)
+    │   ├── PermanentFetchError  permanent     404, 410, refused address, too large, wrong type
+    │   └── NotModified          not_modified  304: nothing new (not a failure)
+    ├── FeedParseError           parse         the bytes are not a feed with any entry we can use
+    ├── SkipEntry                error         one entry is dropped, with a reason that is counted
+    ├── SinkError                sink          records could not be written (disk full, read-only...)
+    └── WorkerError              worker        a job in a worker process did not give a result
+        ├── JobDeadline          deadline      it ran past its deadline; the worker was killed and replaced
+        └── WorkerDied           worker_died   the worker process died under it (out of memory, killed)
+
+The middle column is each class's ``kind``: the short label an error is counted and logged
+under (logs, status, metrics). A FetchError may carry a finer one that the fetch stage
+gives it (``http_503``, ``timeout``, ``too_large``...); a SkipEntry is counted by its
+``reason``.
 
 Lower-level errors (httpx, sqlite3, OSError, feedparser's bozo exceptions) are
 translated into these at the module that talks to the library, with
@@ -27,6 +32,8 @@ from __future__ import annotations
 class IngestError(Exception):
     """Base class of every error ingest raises on purpose."""
 
+    kind: str = "error"
+
 
 class ConfigError(IngestError):
     """A configuration problem; the message names the file, line and key."""
@@ -35,13 +42,15 @@ class ConfigError(IngestError):
 class StateError(IngestError):
     """The state store failed."""
 
+    kind = "state"
+
 
 class StateLocked(StateError):
     """Another ingest process holds the state store."""
 
 
 class FetchError(IngestError):
-    """An HTTP fetch failed. ``kind`` is a short label used in counts and logs."""
+    """An HTTP fetch failed; ``kind`` may be given per error (``http_404``)."""
 
     kind = "fetch"
 
@@ -85,6 +94,8 @@ class NotModified(FetchError):
 class FeedParseError(IngestError):
     """The feed could not be parsed into any entry."""
 
+    kind = "parse"
+
 
 class SkipEntry(IngestError):
     """Drop one entry; ``reason`` is the counted label (e.g. ``no_text``)."""
@@ -101,9 +112,11 @@ class SkipEntry(IngestError):
 class SinkError(IngestError):
     """Output could not be written; nothing in this batch was marked seen."""
 
+    kind = "sink"
+
 
 class WorkerError(IngestError):
-    """A job in a worker process gave no result; ``kind`` is the counted label."""
+    """A job in a worker process gave no result."""
 
     kind = "worker"
 

@@ -14,9 +14,10 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
-EventCallback = Callable[[str, object], None]
+from ingest.pipeline.events import EventCallback
+from ingest.pipeline.outcomes import PollResult
 
 
 def wanted(quiet: int, log_format: str, stream=None) -> bool:
@@ -44,11 +45,11 @@ def fetch_progress(total_feeds: int, enabled: bool) -> Iterator[EventCallback | 
     task = bar.add_task("fetch", total=total_feeds, articles=0, failed=0, last="")
     counts = {"articles": 0, "failed": 0}
 
-    def on_event(kind: str, value) -> None:
-        if kind == "feed":
+    def on_event(kind: str, value: object) -> None:
+        if kind == "feed" and isinstance(value, PollResult):
             counts["failed"] += 0 if value.ok else 1
             bar.update(task, advance=1, failed=counts["failed"], last=value.feed.name)
-        elif kind == "article":
+        elif kind == "article" and isinstance(value, int):
             counts["articles"] += int(value)
             bar.update(task, articles=counts["articles"])
 

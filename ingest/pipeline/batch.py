@@ -14,19 +14,23 @@ import time
 from collections.abc import Callable
 from functools import cached_property
 
-from ingest.pipeline import jobs
 from ingest.config.model import FootersConfig
 from ingest.errors import SinkError, WorkerError
-from ingest.pipeline.marks import MarkQueue
 from ingest.models import Cleaned
+from ingest.pipeline import jobs
+from ingest.pipeline.marks import MarkQueue
 from ingest.pipeline.poll import Draft, Poll
 from ingest.pipeline.records import build_record
+from ingest.sink.base import Sink
+from ingest.state.store import Store
+from ingest.units import utc_iso
 from ingest.urls import site_of
+from ingest.workers.pool import WorkerPool
 
 
 class BatchWriter:
-    def __init__(self, footers: FootersConfig, store, sink, workers, marks: MarkQueue, *,
-                 clock: Callable[[], float] = time.time,
+    def __init__(self, footers: FootersConfig, store: Store, sink: Sink, workers: WorkerPool,
+                 marks: MarkQueue, *, clock: Callable[[], float] = time.time,
                  on_written: Callable[[int], None] = lambda count: None) -> None:
         self._footers = footers
         self._store = store
@@ -50,7 +54,7 @@ class BatchWriter:
         """Strip footers, write the records, then mark them (and the skipped) seen."""
         records, learned = await self._clean(poll, drafts)
         written = {rec.id for rec in records}
-        marks, poll.marks = poll.marks, {}
+        marks = poll.take_marks()
         for d in drafts:
             if d.id in written:
                 marks[d.id] = "written"
@@ -59,7 +63,7 @@ class BatchWriter:
         try:
             checkpoints = self._sink.write([r.to_dict() for r in records])
         except SinkError:
-            poll.result.deferred += len(records)
+            poll.defer(len(records))
             raise
         poll.result.written += len(records)
         if records:
@@ -74,12 +78,12 @@ class BatchWriter:
         for d in drafts:
             by_site.setdefault(site_of(d.final_url or d.url or poll.feed.url), []).append(d)
         records, learned = [], {}
-        fetched_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self._clock()))
+        fetched_at = utc_iso(self._clock())
         for site, group in by_site.items():
             cleaned, batch = await self._strip_site(poll, site, group)
             if batch:
                 learned[site] = batch
-            for d, c in zip(group, cleaned):
+            for d, c in zip(group, cleaned, strict=True):
                 if c is None:
                     continue
                 if not c.text.strip():
@@ -114,7 +118,8 @@ class BatchWriter:
         return await asyncio.gather(*(
             self._job(poll, d, jobs.strip_footers, d.text, counts, rules, site,
                       poll.parsed.rights)
-            if counts is not None else _nothing() for d, counts in zip(group, learned)))
+            if counts is not None else _nothing()
+            for d, counts in zip(group, learned, strict=True)))
 
     async def _job(self, poll: Poll, draft: Draft, func, *args):
         """``func(*args)`` in a worker; None when it failed, and ``draft`` is skipped."""

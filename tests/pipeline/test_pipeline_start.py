@@ -7,9 +7,9 @@ import asyncio
 import pytest
 
 from helpers.faultserver import FaultServer
-from ingest.pipeline.app import open_pipeline
-from ingest.config.load import load_config
 from helpers.newssite import write_config
+from ingest.config.load import load_config
+from ingest.pipeline.app import open_pipeline
 
 pytestmark = pytest.mark.timeout(60)
 

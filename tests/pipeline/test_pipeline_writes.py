@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from helpers.faultserver import FaultServer
+from helpers.newssite import Item, add_small_site, plain_page, read_records, rss, write_config
+from ingest.config.load import load_config
+from ingest.errors import JobDeadline
 from ingest.pipeline import jobs
 from ingest.pipeline import orchestrator as pipeline_module
 from ingest.pipeline.app import open_pipeline
-from ingest.config.load import load_config
-from ingest.errors import JobDeadline
 from ingest.urls import key_id, normalize_url
-from helpers.newssite import Item, add_small_site, plain_page, read_records, rss, write_config
 
 pytestmark = pytest.mark.timeout(90)
 HTML = {"Content-Type": "text/html; charset=utf-8"}
