@@ -1,29 +1,25 @@
 """`ingest status`: one row per feed from the state store, as a table or as JSON.
 
-Rows follow the config's order; feeds the store remembers but the config no
-longer lists come last (``configured: false``), and configured feeds the store
+Rows follow the config's order; feeds the store remembers that the config does
+not list come last (``configured: false``), and configured feeds the store
 has never seen show as never polled. Times are ISO 8601 UTC in JSON and ages
 ("3m ago", "in 12m") in the table.
 
-Stale (the daemon's definition, `ingest.daemon.schedule.is_stale`): no new item for
-more than STALE_INTERVALS (4) expected intervals — the feed's adaptive
-interval, else its configured ``interval``, else ``schedule.interval`` —
-counted from the last new item (or from when the daemon first scheduled the
-feed). A feed that never produced an item and was never scheduled by the
-daemon is not called stale.
-
-URLs show as `ingest.redact.redact_url` gives them (no userinfo, no query values).
+Failing, stale and the redaction of URLs and errors are the daemon's
+(`ingest.daemon.feed_health`): stale is no new item for more than 4 expected
+intervals, counted from the last new item or from when the daemon first
+scheduled the feed, polled or not.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 
-from ingest.daemon import schedule
 from ingest.config.model import Config
+from ingest.daemon.feed_health import feed_health, health_redactor
 from ingest.models import Feed, FeedState
-from ingest.redact import Redactor, redact_url
+from ingest.redact import Redactor
+from ingest.units import utc_iso
 
 _COLUMNS = ("FEED", "LAST POLL", "LAST OK", "FAILS", "NEXT POLL", "ARTICLES", "STALE",
             "LAST ERROR")
@@ -31,13 +27,9 @@ _ERROR_WIDTH = 80
 
 
 def feed_rows(cfg: Config, states: Iterable[FeedState], now: float) -> list[dict]:
-    """One plain-data row per configured feed, then per feed only the store knows.
-
-    URLs show without their secrets, and errors without any known URL's secrets (a
-    store written before errors were redacted still holds them).
-    """
+    """One plain-data row per configured feed, then per feed only the store knows."""
     by_url = {s.url: s for s in states}
-    redact = Redactor([*(f.url for f in cfg.feeds), *by_url], secrets=(cfg.server.token,))
+    redact = health_redactor([*(f.url for f in cfg.feeds), *by_url], cfg.server.token)
     rows = [_row(feed, by_url.pop(feed.url, None), cfg, now, redact) for feed in cfg.feeds]
     for url, state in sorted(by_url.items()):
         rows.append(_row(Feed(name=url, url=url), state, cfg, now, redact, configured=False))
@@ -46,19 +38,17 @@ def feed_rows(cfg: Config, states: Iterable[FeedState], now: float) -> list[dict
 
 def _row(feed: Feed, state: FeedState | None, cfg: Config, now: float,
          redact: Redactor, configured: bool = True) -> dict:
-    polled = state is not None and state.last_poll_at is not None
-    state = state or FeedState(url=feed.url)
-    base = schedule.base_interval(feed, cfg.schedule)
-    error = redact(state.last_error) if state.last_error is not None else None
+    health = feed_health(feed, state, cfg.schedule, now, redact)
+    s = health.state
     return {
-        "feed": feed.name if configured else None, "url": redact_url(feed.url),
-        "configured": configured, "polled": polled,
-        "last_poll_at": _iso(state.last_poll_at), "last_success_at": _iso(state.last_success_at),
-        "last_new_at": _iso(state.last_new_at), "next_poll_at": _iso(state.next_poll_at),
-        "failures": state.failures, "failing": schedule.is_failing(state, cfg.schedule),
-        "last_error": error, "articles_written": state.articles_written,
-        "stale": polled and schedule.is_stale(state, base, now),
-        "_stamps": (state.last_poll_at, state.last_success_at, state.next_poll_at),
+        "feed": feed.name if configured else None, "url": health.url,
+        "configured": configured, "polled": health.polled,
+        "last_poll_at": _iso(s.last_poll_at), "last_success_at": _iso(s.last_success_at),
+        "last_new_at": _iso(s.last_new_at), "next_poll_at": _iso(s.next_poll_at),
+        "failures": s.failures, "failing": health.failing,
+        "last_error": health.last_error, "articles_written": s.articles_written,
+        "stale": health.stale,
+        "_stamps": (s.last_poll_at, s.last_success_at, s.next_poll_at),
     }
 
 
@@ -71,7 +61,8 @@ def render_table(rows: list[dict], now: float) -> str:
     """Aligned columns for people, with a one-line summary under them."""
     table = [_COLUMNS] + [_cells(row, now) for row in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(_COLUMNS) - 1)]
-    lines = ["  ".join([c.ljust(w) for c, w in zip(line, widths)] + [line[-1]]).rstrip()
+    lines = ["  ".join([c.ljust(w) for c, w in zip(line, widths, strict=False)]
+                       + [line[-1]]).rstrip()
              for line in table]
     lines.append(_summary(rows))
     return "\n".join(lines)
@@ -80,7 +71,7 @@ def render_table(rows: list[dict], now: float) -> str:
 def _cells(row: dict, now: float) -> tuple[str, ...]:
     name = row["feed"] if row["configured"] else f"{row['url']} (not in config)"
     if not row["polled"]:
-        return (name, "never polled", "-", "-", "-", "-", "-", "")
+        return (name, "never polled", "-", "-", "-", "-", "stale" if row["stale"] else "-", "")
     last_poll, last_ok, next_poll = row["_stamps"]
     error = " ".join((row["last_error"] or "").split())
     if len(error) > _ERROR_WIDTH:
@@ -91,7 +82,9 @@ def _cells(row: dict, now: float) -> tuple[str, ...]:
 
 
 def _summary(rows: list[dict]) -> str:
-    count = lambda key: sum(1 for r in rows if r[key])  # noqa: E731
+    def count(key: str) -> int:
+        return sum(1 for r in rows if r[key])
+
     never = sum(1 for r in rows if not r["polled"])
     return (f"{len(rows)} feeds: {count('failing')} failing, {count('stale')} stale, "
             f"{never} never polled")
@@ -120,4 +113,4 @@ def _span(seconds: float) -> str:
 
 
 def _iso(stamp: float | None) -> str | None:
-    return None if stamp is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
+    return None if stamp is None else utc_iso(stamp)

@@ -1,27 +1,35 @@
-"""What operators see of the daemon: Prometheus metrics, the per-feed survey, poll log lines.
+"""What operators see of the daemon: Prometheus metrics, the per-feed survey, log lines.
 
 `Metrics` lives in a registry of its own (never the global one): `observe`
 counts one PollResult, `record` sets the feed gauges from a `survey` (also the
 ``/status`` document), and `render` gives the text format for ``/metrics``.
-`log_poll` writes the one line per poll: ``poll ansa-mondo: failed (http_503): ...``.
+`log_poll` writes the one line per poll: ``poll ansa-mondo: failed (http_503): ...``;
+`log_newly_stale` one line per feed that turned stale since the last survey.
 """
 
 from __future__ import annotations
 
 import logging
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client import generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
-from ingest.daemon import schedule
 from ingest.config.model import ScheduleConfig
+from ingest.daemon import schedule
+from ingest.daemon.feed_health import feed_health, health_redactor
 from ingest.models import Feed, FeedState
 from ingest.pipeline.outcomes import PollResult
-from ingest.redact import redact_url, redactor_for
 from ingest.state.store import Store
 from ingest.units import format_duration
 
 log = logging.getLogger("ingest.poll")
+daemon_log = logging.getLogger("ingest.daemon")
 
 _SECONDS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
@@ -95,27 +103,36 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-def survey(feeds: list[Feed], store: Store, sched: ScheduleConfig, now: float) -> list[dict]:
+def survey(feeds: list[Feed], store: Store, sched: ScheduleConfig, now: float, *,
+           token: str | None = None) -> list[dict]:
     """One row per configured feed: its schedule, health and counts (``/status``).
 
     URLs and errors show without secrets: whoever may read /status need not see them.
     """
-    redact = redactor_for(tuple(sorted({feed.url for feed in feeds})))
+    redact = health_redactor((feed.url for feed in feeds), token)
     rows = []
     for feed in feeds:
-        s = store.get_feed(feed.url)
-        since = s.last_new_at if s.last_new_at is not None else s.extra.get("since")
+        health = feed_health(feed, store.get_feed(feed.url), sched, now, redact)
+        s = health.state
         rows.append({
-            "feed": feed.name, "url": redact_url(feed.url),
-            "failing": schedule.is_failing(s, sched),
-            "stale": schedule.is_stale(s, schedule.base_interval(feed, sched), now),
-            "failures": s.failures,
-            "last_error": redact(s.last_error) if s.last_error is not None else None,
+            "feed": feed.name, "url": health.url,
+            "failing": health.failing, "stale": health.stale, "failures": s.failures,
+            "last_error": health.last_error,
             "last_success_at": s.last_success_at, "last_new_at": s.last_new_at,
-            "quiet_since": since,
+            "quiet_since": health.quiet_since,
             "next_poll_at": s.next_poll_at, "interval": s.interval,
             "articles_written": s.articles_written})
     return rows
+
+
+def log_newly_stale(rows: list[dict], known: set[str], now: float) -> set[str]:
+    """A warning for each feed of the survey ``rows`` that is stale and not in ``known``
+    (the stale feeds of the last survey); the names of the stale feeds."""
+    stale = {row["feed"]: row for row in rows if row["stale"]}
+    for name in sorted(stale.keys() - known):
+        quiet = format_duration(round(now - stale[name]["quiet_since"]))
+        daemon_log.warning("feed %s is stale: no new item for %s", name, quiet)
+    return set(stale)
 
 
 def log_poll(result: PollResult, change: schedule.Change, failures: int,

@@ -29,7 +29,6 @@ JITTER = 0.10  # +- fraction of every computed interval
 GROW, NEW_ITEMS_HALVING = 1.25, 4  # nothing new: x1.25; 4 new items: /2
 FIRST_POLLS_PER_SECOND = 4.0  # spread of first polls: 1,000 new feeds over 250 s
 REFRESH_EVERY = 86400.0  # one unconditional fetch a day per feed
-STALE_INTERVALS = 4  # no new item for this many expected intervals -> stale
 HINTS = ("ttl", "update_period", "max_age")
 
 
@@ -51,7 +50,7 @@ def adapt(previous: float, new_items: int) -> float:
 
 def hint_floor(hints: Mapping[str, float | None]) -> float:
     """The longest of the freshness hints the feed and its server gave (0 if none)."""
-    return max((float(hints[k]) for k in HINTS if hints.get(k)), default=0.0)
+    return max((float(value) for k in HINTS if (value := hints.get(k))), default=0.0)
 
 
 def error_interval(base: float, failures: int, sched: ScheduleConfig,
@@ -170,7 +169,8 @@ def plan_first_polls(pending: list[tuple[FeedState, float]], sched: ScheduleConf
                      rng: random.Random) -> float:
     """Give each ``(state, base interval)`` its first poll, spread; return the window."""
     window = first_poll_window(len(pending), sched)
-    for (state, base), slot in zip(pending, spread(len(pending), now, window, rng)):
+    for (state, base), slot in zip(pending, spread(len(pending), now, window, rng),
+                                    strict=True):
         plan_first_poll(state, base, sched, slot, rng)
     return window
 
@@ -179,10 +179,3 @@ def is_failing(state: FeedState, sched: ScheduleConfig) -> bool:
     """Flagged failing: `failing_after` failures in a row (still tried at max_interval)."""
     return state.failures >= sched.failing_after
 
-
-def is_stale(state: FeedState, base: float, now: float) -> bool:
-    """No new item for STALE_INTERVALS expected intervals (the adaptive one)."""
-    since = state.last_new_at if state.last_new_at is not None else state.extra.get("since")
-    if since is None:
-        return False
-    return now - since > STALE_INTERVALS * (state.interval or base)

@@ -8,7 +8,6 @@ import time
 from helpers.cli import run_cli
 from helpers.faultserver import FaultServer
 from helpers.newssite import add_small_site, write_config
-
 from ingest.cli import status
 from ingest.config.load import load_config
 from ingest.models import FeedState
@@ -82,3 +81,17 @@ def test_stale_means_no_new_item_for_four_expected_intervals(tmp_path):
     assert table.splitlines()[-1] == "2 feeds: 0 failing, 1 stale, 0 never polled"
     never = status.render_table(status.feed_rows(cfg, [], time.time()), now).splitlines()
     assert [line.split()[1:3] for line in never[1:-1]] == [["never", "polled"]] * 2
+
+
+def test_a_feed_scheduled_long_ago_and_never_polled_is_stale_in_the_table_too(tmp_path):
+    config = write_config(tmp_path / "config.yaml", [("a", "https://a.example/rss")],
+                          schedule={"interval": "1h"})
+    cfg = load_config(config, env={})
+    now = 1_764_000_000.0
+    state = FeedState(url="https://a.example/rss", next_poll_at=now - 5 * 3600,
+                      extra={"since": now - 5 * 3600})
+    rows = status.feed_rows(cfg, [state], now)
+    assert rows[0]["polled"] is False and rows[0]["stale"] is True
+    lines = status.render_table(rows, now).splitlines()
+    assert re.split(r"\s{2,}", lines[1]) == ["a", "never polled", "-", "-", "-", "-", "stale"]
+    assert lines[-1] == "1 feeds: 0 failing, 1 stale, 1 never polled"

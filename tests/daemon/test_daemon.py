@@ -8,36 +8,29 @@ subprocess against a news site on 127.0.0.1 whose feeds answer 304 to If-None-Ma
 from __future__ import annotations
 
 import asyncio
-import io
-import sqlite3
 import hashlib
+import io
 import json
 import logging
 import random
 import signal
 import socket
+import sqlite3
 import time
 from pathlib import Path
 
 import pytest
 
+from helpers.daemonrun import Run, free_port, wait_for
 from helpers.faultserver import FaultServer
+from helpers.newssite import HTML, RSS, Item, article, read_records, rss, write_config
 from ingest.config.load import load_config
-from ingest.daemon.service import FOOTER_LINES_KEPT, LEASE_SECONDS, Daemon
+from ingest.daemon.housekeeping import FOOTER_LINES_KEPT
+from ingest.daemon.http_server import OpsServer, Reply
+from ingest.daemon.service import LEASE_SECONDS, Daemon
 from ingest.logs import setup_logging
 from ingest.pipeline.outcomes import PollResult
-from ingest.daemon.server import OpsServer, Reply
 from ingest.state.sqlite import SqliteStore
-from helpers.daemonrun import Run, free_port, wait_for
-from helpers.newssite import Item, read_records, rss, write_config
-
-WORDS = ("consiglio comunale sindaco traffico piazza stazione treno regione governo ministro "
-         "scuola studenti ospedale medici cantiere ponte strada lavori bilancio tasse mercato "
-         "porto nave turisti museo mostra teatro concerto squadra partita allenatore tifosi "
-         "pioggia neve vento sole montagna lago fiume bosco parco giardino biblioteca").split()
-RSS = {"Content-Type": "application/rss+xml; charset=utf-8"}
-HTML = {"Content-Type": "text/html; charset=utf-8"}
-
 
 # -- in-process: the daemon around a stand-in pipeline -------------------------------
 
@@ -90,7 +83,7 @@ def make_daemon(tmp_path: Path, names, clock: Clock, monotonic: Clock | None = N
 
 
 async def settle(daemon: Daemon) -> None:
-    while daemon._tasks:
+    while len(daemon._polls):
         await asyncio.sleep(0)
 
 
@@ -301,7 +294,7 @@ def test_ops_server_answers_get_only():
 
 
 def test_readiness_needs_an_open_store_and_a_writable_output_folder(tmp_path):
-    from ingest.daemon.server import readiness
+    from ingest.daemon.endpoints import readiness
 
     store = SqliteStore(tmp_path / "s.sqlite")
     assert readiness(store, tmp_path) is None
@@ -312,15 +305,6 @@ def test_readiness_needs_an_open_store_and_a_writable_output_folder(tmp_path):
 
 
 # -- end to end: `ingest run` in a subprocess -------------------------------------------------
-
-
-def article(i: int) -> bytes:
-    rng = random.Random(i)
-    paragraphs = "".join(
-        "<p>" + " ".join(rng.choice(WORDS) for _ in range(45)).capitalize() + ".</p>"
-        for _ in range(4))
-    return (f"<!DOCTYPE html><html lang='it'><head><title>Articolo {i}</title></head><body>"
-            f"<article><h1>Articolo {i}</h1>{paragraphs}</article></body></html>").encode()
 
 
 class Site(FaultServer):
@@ -488,3 +472,19 @@ def test_daily_compaction_forgets_old_seen_marks_and_footer_lines_that_did_not_r
     assert store.footer_counts("ansa.it") == {"riproduzione riservata": 3, "a fresh line": 1}
     assert store.unseen(["old story", "new story"]) == {"old story"}
     store.close()
+
+
+def test_check_feeds_says_once_that_a_feed_turned_stale(tmp_path, caplog):
+    clock = Clock()
+    daemon = make_daemon(tmp_path, ["a", "b"], clock)  # interval 1m
+    daemon.sync_feeds()  # first polls within the second: "since" is now
+    with caplog.at_level(logging.WARNING, logger="ingest.daemon"):
+        daemon.check_feeds()
+        assert daemon.metrics.stale._value.get() == 0
+        clock.now += 5 * 60  # never polled since: nothing new for 5 intervals
+        daemon.check_feeds()
+        daemon.check_feeds()
+    assert daemon.metrics.stale._value.get() == 2
+    assert [r.message for r in caplog.records if "stale" in r.message] == [
+        "feed a is stale: no new item for 5m", "feed b is stale: no new item for 5m"]
+    daemon.store.close()

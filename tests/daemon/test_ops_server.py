@@ -24,9 +24,8 @@ from helpers.cli import REPO, ingest_command
 from helpers.daemonrun import free_port, wait_for
 from helpers.faultserver import FaultServer
 from helpers.newssite import add_small_site, write_config
-
 from ingest.config.load import load_config
-from ingest.daemon.server import Limits, OpsServer, Reply
+from ingest.daemon.http_server import Limits, OpsServer, Reply
 
 TOKEN = "ops-T0ken-7"
 BIG = b"x" * (32 << 20)  # more than the kernel buffers of both ends hold
@@ -171,8 +170,11 @@ def start_daemon(tmp_path: Path, site: FaultServer, *, nofile: int | None = None
     config = write_config(tmp_path / "config.yaml", add_small_site(site, feeds=1),
                           extract={"workers": 1}, server={"port": port, **server})
     env = {k: v for k, v in os.environ.items() if not k.startswith("INGEST_")}
-    limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
-             if nofile else None)
+
+    def limit() -> None:
+        if nofile:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
     log = tmp_path / "run.log"
     proc = subprocess.Popen([*ingest_command(), "run", "--config", str(config)], env=env,
                             stdout=subprocess.DEVNULL, stderr=log.open("wb"),

@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
-from ingest.daemon import schedule
 from ingest.config.model import ScheduleConfig
+from ingest.daemon import schedule
 from ingest.models import Feed, FeedState
 from ingest.pipeline.outcomes import PollResult
 
@@ -204,16 +204,3 @@ def test_needs_plan(state, base, expected):
 def test_base_interval_is_the_feeds_or_the_schedules_within_bounds(feed_interval, expected):
     feed = Feed("f", "http://127.0.0.1/f.xml", interval=feed_interval)
     assert schedule.base_interval(feed, SCHED) == expected
-
-
-@pytest.mark.parametrize("last_new, since, interval, now, expected", [
-    (None, None, 15 * M, 10 * H, False),        # never scheduled
-    (0.0, None, 15 * M, 59 * M, False),
-    (0.0, None, 15 * M, 61 * M, True),          # 4 expected intervals without a new item
-    (None, 0.0, 1 * H, 5 * H, True),            # never anything new since scheduled
-    (0.0, None, 6 * H, 20 * H, False),          # quiet feeds are judged by their own pace
-])
-def test_is_stale(last_new, since, interval, now, expected):
-    extra = {} if since is None else {"since": since}
-    state = FeedState(url="u", last_new_at=last_new, interval=interval, extra=extra)
-    assert schedule.is_stale(state, 15 * M, now) is expected

@@ -1,4 +1,4 @@
-"""The operations endpoints: a tiny HTTP/1.1 server on asyncio (GET only, no dependency).
+"""A tiny HTTP/1.1 server on asyncio for the operations endpoints (GET only, no dependency).
 
     server = OpsServer(host, port, {"/healthz": lambda: Reply(200, b"ok\\n")})
     await server.start()    # server.port is the bound port (port 0: any free one)
@@ -6,8 +6,7 @@
 
 Each route is a function of no arguments returning a `Reply`. One request per
 connection; anything but GET is 405, an unknown path 404, a handler that raises 500.
-`ops_routes` builds the daemon's /healthz, /readyz, /metrics and /status;
-`readiness` is the /readyz check (store answers, output folder takes a file).
+The daemon's routes are in `ingest.daemon.endpoints`.
 
 With a ``token``, every route but the probes (``open_paths``: /healthz, /readyz)
 needs ``Authorization: Bearer <token>``, else 401. `Limits` keep a client from
@@ -21,17 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import socket
-import tempfile
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from ingest.errors import IngestError
-from ingest.daemon.metrics import Metrics
-from ingest.state.store import Store
 
 log = logging.getLogger("ingest.server")
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
@@ -266,35 +260,3 @@ async def _streams(loop: asyncio.AbstractEventLoop, conn: socket.socket
     transport, _ = await loop.connect_accepted_socket(lambda: protocol, conn)
     return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
 
-
-def readiness(store: Store, output_dir: Path) -> str | None:
-    """None when the store answers and the output folder takes a file; else why not."""
-    try:
-        store.ping()
-        with tempfile.TemporaryFile(dir=output_dir):
-            pass
-    except IngestError as exc:
-        return str(exc)
-    except OSError as exc:
-        return f"output folder {output_dir} is not writable: {exc.strerror or exc}"
-    return None
-
-
-def ops_routes(*, alive: Callable[[], str | None], ready: Callable[[], str | None],
-               metrics: Metrics, status: Callable[[], list[dict]]
-               ) -> dict[str, Callable[[], Reply]]:
-    """``/healthz`` and ``/readyz`` (a check gives None when fine, else why not),
-    ``/metrics`` (a `Metrics`) and ``/status`` (one JSON object per feed)."""
-    def check(func: Callable[[], str | None]) -> Callable[[], Reply]:
-        def route() -> Reply:
-            problem = func()
-            return Reply(200, b"ok\n") if problem is None else Reply(503, f"{problem}\n".encode())
-        return route
-
-    return {
-        "/healthz": check(alive),
-        "/readyz": check(ready),
-        "/metrics": lambda: Reply(200, metrics.render(), metrics.content_type),
-        "/status": lambda: Reply(200, json.dumps(status(), indent=1).encode() + b"\n",
-                                 "application/json"),
-    }
