@@ -16,7 +16,7 @@ from __future__ import annotations
 import calendar
 import logging
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import feedparser
 
@@ -55,7 +55,8 @@ def parse_feed(content: bytes, *, url: str, content_type: str = "") -> ParsedFee
         raise FeedParseError(f"{url}: not a usable feed ({problem})")
     if not entries and not parsed.get("version"):
         raise FeedParseError(f"{url}: not a feed (no RSS, Atom or RDF root element)")
-    meta, unreadable = parsed.feed, []
+    meta = parsed.feed
+    unreadable: list[str] = []  # notes on feed fields that could not be read
     return ParsedFeed(
         entries=entries,
         title=_feed_text(meta, "title", unreadable),
@@ -176,7 +177,7 @@ def _iso(struct) -> str | None:
         return None
     try:
         stamp = calendar.timegm(struct)
-        return datetime.fromtimestamp(stamp, timezone.utc).isoformat().replace("+00:00", "Z")
+        return datetime.fromtimestamp(stamp, UTC).isoformat().replace("+00:00", "Z")
     except (OverflowError, ValueError, TypeError):
         return None
 

@@ -86,7 +86,7 @@ _DROPPED_PARTS = frozenset(("space", "comment", "instruction", "declaration"))
 _DECLARED_ENCODING = re.compile(rb"""\sencoding\s*+=\s*+["']([A-Za-z][\w.:-]{0,39}+)["']""")
 _ROOT_START = re.compile(rb"<\w")  # where feedparser, too, takes the root element to start
 _SPACES = re.compile(rb"\s++")
-_MAX_PROLOGUE = 64 * 1024  # bytes; real prologues are well under 1 KB
+_MAX_PROLOGUE = 64 * 1024  # bytes: far more than real prologues need
 
 
 def _tidy_prologue(content: bytes, transcoded: bool) -> tuple[bytes, bool]:
@@ -148,7 +148,9 @@ def _remove_unsafe_author_text(content: bytes, declares_entities: bool) -> bytes
     """``content`` without the content of author elements that `_unsafe_author_text`
     rejects (the element stays, empty). Linear: each element is read once, an end tag
     that is missing is searched for once per name."""
-    kept, done, covered, missing = [], 0, 0, {}
+    kept: list[bytes] = []
+    done, covered = 0, 0
+    missing: dict[bytes, int] = {}  # name -> from where on it has no end tag
     for start in _AUTHOR_START.finditer(content):
         if start.start() < covered or start.group().endswith(b"/>"):
             continue  # inside an element already read, or empty

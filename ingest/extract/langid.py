@@ -1,10 +1,10 @@
 """Language of a text, for pages that declare none (py3langid).
 
 The model loads when this module is first imported, in a worker, and only when
-a page and its feed both declare no language (it costs ~0.7 s and ~78 MB per
-process). Loading needs a temporary file of ~70 MB; if that fails
-(disk full, file-size limit), detection is off and records keep a null
-language rather than the whole run failing.
+a page and its feed both declare no language (it is slow to load and large in
+every process). Loading needs a large temporary file; if that fails (disk full,
+file-size limit), detection is off and records keep a null language rather than
+the whole run failing.
 """
 
 from __future__ import annotations

@@ -15,9 +15,9 @@ from __future__ import annotations
 import re
 
 from ingest.errors import SkipEntry
-from ingest.models import Article
 from ingest.extract.page_bounds import many_blocks, tame_tree, without_broken_doctype, xpath
 from ingest.extract.page_decoding import decode_html
+from ingest.models import Article
 
 # Possessive quantifiers and bounded windows throughout: every pattern here runs on
 # untrusted bytes or text, and must cost time linear in it.
@@ -85,7 +85,7 @@ def _text_and_metadata(html: str, url: str, *, need_date: bool, need_authors: bo
         tree, url=url, with_metadata=False, include_comments=False,
         include_tables=True, include_images=False, deduplicate=False,
         fast=many_blocks(tree))
-    text = (doc.text or "").strip() if doc is not None else ""
+    text = (getattr(doc, "text", None) or "").strip()  # a Document (as_dict is off), or None
     if len(text) < _MIN_TEXT:  # a menu word or a caption is not an article
         raise SkipEntry("no_text", f"{url}: the extractor found no article text")
     return text, _metadata(tree, url, need_date=need_date, need_authors=need_authors)
@@ -95,12 +95,12 @@ def _metadata(tree, url: str, *, need_date: bool, need_authors: bool):
     """trafilatura's metadata, read from the <head> and JSON-LD first.
 
     Those hold the title, site name, canonical URL, image, description and, on most
-    news pages, the authors and the date, for ~2 ms. trafilatura's whole-page pass
-    (htmldate's scan of the text, bylines in the body) costs ~17 ms a page, half as much
-    as the text extraction itself, so it runs only when neither the feed nor the head
+    news pages, the authors and the date, and are quick to read. trafilatura's whole-page
+    pass (htmldate's scan of the text, bylines in the body) costs a good share of what
+    the text extraction itself does, so it runs only when neither the feed nor the head
     dates the article. An author that neither names is searched for in the page's
     byline elements alone (`_byline_tree`): the same author as the whole-page pass finds,
-    for ~5 ms instead of ~19 ms on the pages that have such elements.
+    for a fraction of its work on the pages that have such elements.
     """
     from trafilatura import extract_metadata
     from trafilatura.settings import set_date_params
@@ -119,8 +119,8 @@ def _metadata(tree, url: str, *, need_date: bool, need_authors: bool):
 # trafilatura's author search looks only at elements whose class, id, itemprop, rel,
 # data-component or data-testid names an author or a byline (trafilatura 2.x's author
 # XPaths; tests/extract/test_extract.py holds them to it over the corpus), at <author>
-# elements and at elements with a <rel> child. About half of the pages whose head names
-# no author have none of these, and the search is skipped after a ~2 ms look.
+# elements and at elements with a <rel> child. Many pages whose head names no author
+# have none of these, and for them the search is skipped after a quick look.
 _BYLINE_WORDS = re.compile(
     "author|byl|bbl|username|screenname|writer|channel-name|zuozhe|bianji|xiaobian"
     "|submitted-by|posted-by|journalist-name")

@@ -17,13 +17,14 @@ from html import unescape
 
 _LEADING_SPACE = re.compile(r"\s*+")
 _DOCTYPE_START = re.compile(r"< ?+! ?+doctype", re.IGNORECASE)
-_DOCTYPE_WITHIN = 1024  # characters from "<!DOCTYPE" to its ">" (real ones: under 200)
+_DOCTYPE_WITHIN = 1024  # characters from "<!DOCTYPE" to its ">": far more than real ones need
 
 
 def without_broken_doctype(html: str) -> str:
     """``html`` without a leading DOCTYPE with no ">" within 1 KB (dropped up to the next
     "<"): trafilatura's DOCTYPE repair pattern backtracks to that ">" in quadratic time."""
-    pos = _LEADING_SPACE.match(html).end()
+    leading = _LEADING_SPACE.match(html)  # always a match, if an empty one
+    pos = leading.end() if leading else 0
     dropped = False
     while (start := _DOCTYPE_START.match(html, pos)) and html.find(
             ">", start.end(), start.end() + _DOCTYPE_WITHIN) < 0:
@@ -33,9 +34,9 @@ def without_broken_doctype(html: str) -> str:
 
 
 # justext, trafilatura's fallback extractor, compares each short paragraph with its
-# neighbours in quadratic time; its paragraphs start at these tags. The corpus's pages
-# have at most ~1,700 of them; a page with more than _MAX_BLOCKS is extracted without
-# the fallbacks (readability, justext).
+# neighbours in quadratic time; its paragraphs start at these tags. Real pages stay
+# below _MAX_BLOCKS (tests/extract/test_extract.py holds the corpus to it); a page with
+# more is extracted without the fallbacks (readability, justext).
 _BLOCK_TAGS = ("blockquote", "caption", "center", "col", "colgroup", "dd", "div", "dl",
                "dt", "fieldset", "form", "legend", "optgroup", "option", "p", "pre",
                "table", "td", "textarea", "tfoot", "th", "thead", "tr", "ul", "li", "h1",

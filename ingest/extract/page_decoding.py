@@ -34,9 +34,9 @@ def decode_html(content: bytes, content_type: str = "") -> str:
     except UnicodeDecodeError:
         pass
     for label in (_charset_from_header(content_type), _charset_from_meta(content)):
-        codec = _codec(label)
-        if codec:
-            return content.decode(codec, errors="replace")
+        declared = _codec(label)
+        if declared:
+            return content.decode(declared, errors="replace")
     try:
         return content.decode(_detect_charset(content), errors="replace")
     except (LookupError, UnicodeError):  # a detector's guess that Python cannot decode with

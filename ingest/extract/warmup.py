@@ -1,7 +1,7 @@
-"""Imported by the forkserver only (see ingest.workers.pool): fill the extractor's lazy
+"""Imported by the forkserver only (see ingest.workers.spawn): fill the extractor's lazy
 caches once, then freeze the heap, so every worker shares them instead of building its own.
 
-trafilatura's justext fallback builds a stoplist of every language (~30 MB) the first time a
+trafilatura's justext fallback builds a large stoplist of every language the first time a
 page needs it, and the domain lookup loads the public-suffix list; left lazy, each worker
 pays the time and holds a private copy. ``gc.freeze()`` moves everything allocated so far
 out of the collector's sight, so collections in the workers neither scan those objects nor

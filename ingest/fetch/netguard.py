@@ -15,9 +15,9 @@ into ingest's own errors.
 never read.
 
 The check before a request gives the clear message; :class:`PinnedBackend` closes
-the gap behind it. A connection used to resolve the name again for itself, so a DNS
-answer that changed between the check and the connect (rebinding) could reach a
-private address. PinnedBackend makes the connections (see ``ingest.fetch.transport``): it
+the gap behind it. A connection that resolved the name again for itself would reach a
+private address if the DNS answer changed between the check and the connect
+(rebinding). PinnedBackend makes the connections (see ``ingest.fetch.transport``): it
 resolves the name, vets every address the same way and connects to those addresses,
 never to the name.
 """
@@ -198,7 +198,7 @@ def _alternating(addresses: list[str]) -> list[str]:
     first_v6 = ":" in addresses[0]
     same = [a for a in addresses if (":" in a) == first_v6]
     other = [a for a in addresses if (":" in a) != first_v6]
-    mixed = [a for pair in zip(same, other) for a in pair]
+    mixed = [a for pair in zip(same, other, strict=False) for a in pair]
     n = len(mixed) // 2
     return mixed + same[n:] + other[n:]
 

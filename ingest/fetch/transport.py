@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from contextlib import contextmanager
+from typing import cast
 
 import httpcore
 import httpx
@@ -82,8 +83,9 @@ class PoolTransport(httpx.AsyncBaseTransport):
             headers=request.headers.raw, content=request.stream, extensions=request.extensions)
         with _as_httpx_errors():
             response = await self._pool.handle_async_request(core)
+        body = cast(AsyncIterable[bytes], response.stream)  # an async pool's streams are async
         return httpx.Response(response.status, headers=response.headers,
-                              stream=_Body(response.stream), extensions=response.extensions)
+                              stream=_Body(body), extensions=response.extensions)
 
     async def aclose(self) -> None:
         await self._pool.aclose()

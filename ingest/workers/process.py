@@ -1,8 +1,7 @@
 """The worker process's side of the pool (ingest.workers.pool): run calls from a pipe, send answers.
 
-A worker reads a pickled ``(func, args)`` call, runs it and sends back ``(ok, result or
-exception, traceback text)``; an answer that cannot be pickled becomes a WorkerError. It
-hands freed heap back to the OS every TRIM_EVERY jobs, ignores Ctrl-C (the pool decides)
+A worker reads a call, runs it and sends back its answer (the format: ingest.workers.wire).
+It hands freed heap back to the OS every TRIM_EVERY jobs, ignores Ctrl-C (the pool decides)
 and dies with the daemon even when stuck in a job.
 """
 
@@ -15,13 +14,11 @@ import multiprocessing.forkserver
 import os
 import pickle
 import signal
-import traceback
-from multiprocessing.reduction import ForkingPickler
 
-from ingest.errors import WorkerError
+from ingest.workers.wire import pack_error, pack_result
 
-# glibc keeps the heap that a page's lxml trees freed (~10 MB a worker) until it is
-# trimmed; a trim walks the heap (~3 ms), so it runs once every few jobs.
+# glibc keeps the heap that a page's lxml trees freed until it is trimmed; a trim walks
+# the whole heap, so it runs once every few jobs rather than after each.
 TRIM_EVERY = 10
 _PR_SET_PDEATHSIG = 1  # prctl: the signal this process gets when its parent exits
 _jobs_done = 0  # in this worker process
@@ -39,30 +36,13 @@ def serve(conn) -> None:
 
 
 def _answer(call: bytes) -> memoryview:
-    """(ok, result or exception, traceback text), pickled: always something to send."""
+    """The pickled answer to a pickled call: always something to send."""
     try:
         func, args = pickle.loads(call)
         result = _job(func, *args)
     except Exception as exc:  # noqa: BLE001 - whatever the job raises goes back to its caller
-        return _error_answer(exc)
-    try:
-        return ForkingPickler.dumps((True, result, ""))
-    except Exception as exc:  # noqa: BLE001 - any object's own pickling failure
-        return _error_answer(WorkerError(
-            f"workers: the result of {job_name(func)} cannot be sent back from the worker "
-            f"({exc!r})"))
-
-
-def _error_answer(exc: Exception) -> memoryview:
-    remote_tb = "".join(traceback.format_exception(exc))
-    try:
-        answer = ForkingPickler.dumps((False, exc, remote_tb))
-        pickle.loads(answer)  # one whose __init__ wants other arguments fails only here
-        return answer
-    except Exception as problem:  # noqa: BLE001 - any exception's own (un)pickling failure
-        stand_in = WorkerError(f"workers: the job raised {type(exc).__qualname__}: {exc}, "
-                               f"which cannot be sent back from the worker ({problem!r})")
-        return ForkingPickler.dumps((False, stand_in, remote_tb))
+        return pack_error(exc)
+    return pack_result(func, result)
 
 
 def _job(func, *args):
@@ -87,7 +67,7 @@ def _die_with_the_daemon() -> None:
     """
     server = getattr(multiprocessing.forkserver, "_forkserver", None)
     alive = getattr(server, "_forkserver_alive_fd", None)
-    if alive is not None:
+    if server is not None and alive is not None:
         with contextlib.suppress(OSError):
             os.close(alive)
         server._forkserver_alive_fd = None
@@ -111,8 +91,3 @@ def _libc_function(name: str):
     except (OSError, AttributeError):
         return None
 
-
-def job_name(func) -> str:
-    while isinstance(func, functools.partial):
-        func = func.func
-    return getattr(func, "__qualname__", None) or type(func).__qualname__

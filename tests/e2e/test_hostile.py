@@ -304,34 +304,3 @@ def test_private_address_is_refused_before_connecting(site):
     assert re.search(r"^FAILED local: .*refused", proc.stderr, re.M), proc.stderr
     assert "http.allow_private_networks" in proc.stderr
     assert not site.out.exists() or read_records(site.out) == []
-
-
-# -- the fault server's own conditional GET (no ingest involved) -----------------------------
-
-@pytest.mark.parametrize("request_headers, status", [
-    ({}, 200),
-    ({"If-None-Match": '"v7"'}, 304),
-    ({"If-None-Match": 'W/"v7", "other"'}, 304),
-    ({"If-None-Match": "*"}, 304),
-    ({"If-None-Match": '"v6"'}, 200),
-    ({"If-None-Match": '"v6"', "If-Modified-Since": "Mon, 03 Jun 2024 10:00:00 GMT"}, 200),
-    ({"If-Modified-Since": "Mon, 03 Jun 2024 10:00:00 GMT"}, 304),
-    ({"If-Modified-Since": "Tue, 04 Jun 2024 08:00:00 GMT"}, 304),
-    ({"If-Modified-Since": "Sun, 02 Jun 2024 10:00:00 GMT"}, 200),
-    ({"If-Modified-Since": "not a date"}, 200),
-])
-def test_fault_server_answers_conditional_requests(request_headers, status):
-    import urllib.error
-    import urllib.request
-
-    with FaultServer() as server:
-        server.add("/feed.xml", b"<rss/>", {**RSS, "ETag": '"v7"',
-                                            "Last-Modified": "Mon, 03 Jun 2024 10:00:00 GMT"})
-        request = urllib.request.Request(server.url("/feed.xml"), headers=request_headers)
-        try:
-            with urllib.request.urlopen(request, timeout=5) as response:
-                got, body, etag = response.status, response.read(), response.headers["ETag"]
-        except urllib.error.HTTPError as exc:
-            got, body, etag = exc.code, exc.read(), exc.headers["ETag"]
-    assert (got, etag) == (status, '"v7"')
-    assert body == (b"" if status == 304 else b"<rss/>")

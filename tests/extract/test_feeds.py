@@ -90,8 +90,10 @@ def test_feed_metadata_and_entry_fields():
       <sy:updatePeriod>hourly</sy:updatePeriod><sy:updateFrequency>4</sy:updateFrequency>
       <item><title>A &amp; B</title><link>http://x.it/a</link><guid isPermaLink="false">g1</guid>
       <pubDate>Wed, 03 Dec 2025 10:00:00 +0100</pubDate><author>ed@x.it (Ed)</author>
-      <category>Politica</category><description>&lt;p&gt;Short &lt;b&gt;summary&lt;/b&gt;&lt;/p&gt;</description>
-      <content:encoded><![CDATA[<p>First para.</p><p>Second para.</p><script>bad()</script>]]></content:encoded>
+      <category>Politica</category>
+      <description>&lt;p&gt;Short &lt;b&gt;summary&lt;/b&gt;&lt;/p&gt;</description>
+      <content:encoded><![CDATA[<p>First para.</p><p>Second para.</p><script>bad()</script>]]>
+      </content:encoded>
       <media:content url="http://x.it/a.jpg" medium="image"/></item></channel></rss>"""
     parsed = parse_feed(doc, url="http://x.it/f")
     assert (parsed.language, parsed.rights, parsed.ttl, parsed.update_period) == (
@@ -244,7 +246,7 @@ def test_a_charset_that_is_not_a_text_encoding_is_ignored(where):
         assert elapsed < 1.0, f"{charset} in the {where}: {elapsed:.1f}s"
 
 
-# -- bounded work: each input took seconds to hours before (see bench/hostile_feeds.py) ----
+# -- bounded work: inputs that make a naive parser backtrack (see bench/hostile_inputs.py) --
 
 def _timed(call):
     started = time.perf_counter()

@@ -20,14 +20,14 @@ import brotli
 import httpx
 import pytest
 import zstandard
-from helpers.faultserver import gzip_bomb, zstd_bomb
 from hypothesis import event, given
 from hypothesis import strategies as st
 
+from helpers.faultserver import gzip_bomb, zstd_bomb
 from ingest.config.model import HttpConfig
-from ingest.fetch.content_coding import MAX_CODINGS, BodyDecoder, ContentCodingError, OverLimit
 from ingest.errors import FetchError
 from ingest.fetch.client import HttpClient
+from ingest.fetch.content_coding import MAX_CODINGS, BodyDecoder, ContentCodingError, OverLimit
 
 pytestmark = pytest.mark.fuzz
 

@@ -17,7 +17,11 @@ from ingest.config.model import HttpConfig
 from ingest.errors import PermanentFetchError, TransientFetchError
 from ingest.fetch.client import HttpClient
 from ingest.fetch.netguard import (
-    NEXT_ADDRESS_AFTER, AddressRefused, GuardedTransport, PinnedBackend, literal_ip,
+    NEXT_ADDRESS_AFTER,
+    AddressRefused,
+    GuardedTransport,
+    PinnedBackend,
+    literal_ip,
     refusal_reason,
 )
 from ingest.fetch.transport import PoolTransport
@@ -256,8 +260,9 @@ def test_literal_ip(host, ip):
 
 class Sockets(httpcore.AsyncNetworkBackend):
     """PinnedBackend's inner backend: records each connect, opens nothing. Addresses in
-    ``refuse`` fail to connect, those in ``silent`` time out; any other yields a stream whose TLS handshake records the
-    name the certificate would be checked against, then fails (nothing is ever sent)."""
+    ``refuse`` fail to connect, those in ``silent`` time out; any other yields a stream whose
+    TLS handshake records the name the certificate would be checked against, then fails
+    (nothing is ever sent)."""
 
     def __init__(self, refuse: tuple[str, ...] = (), silent: tuple[str, ...] = ()) -> None:
         self.connects: list[tuple[str, int]] = []

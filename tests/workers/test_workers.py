@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.workers import process as worker_process
-from ingest.workers import pool as workers_module
 from ingest.errors import IngestError, JobDeadline, SkipEntry, WorkerDied, WorkerError
+from ingest.workers import process as worker_process
+from ingest.workers import spawn
 from ingest.workers.pool import WorkerPool
 
 pytestmark = pytest.mark.timeout(60)
@@ -277,14 +277,14 @@ def test_each_worker_is_replaced_after_max_tasks_without_hanging():
 def test_a_spent_worker_exits_before_its_successor_forks(monkeypatch):
     """Two generations side by side would hold twice the workers' memory."""
     pool, alive_at_fork = WorkerPool(1, max_tasks=2), []
-    fork_worker, forked = workers_module._fork_worker, []
+    fork_worker, forked = spawn.fork_worker, []
 
     def watched_fork(ctx):
         alive_at_fork.append(sum(w.process.is_alive() for w in forked))
         forked.append(fork_worker(ctx))
         return forked[-1]
 
-    monkeypatch.setattr(workers_module, "_fork_worker", watched_fork)
+    monkeypatch.setattr(spawn, "fork_worker", watched_fork)
 
     async def go():
         return [await pool.run(os.getpid) for _ in range(6)]
@@ -295,18 +295,18 @@ def test_a_spent_worker_exits_before_its_successor_forks(monkeypatch):
 
 def test_a_pool_closed_while_a_worker_is_being_replaced_forks_no_new_worker(monkeypatch):
     pool, forks, retiring = WorkerPool(1, max_tasks=1), [], threading.Event()
-    fork_worker, stop_all = workers_module._fork_worker, workers_module._stop_all
-    monkeypatch.setattr(workers_module, "_fork_worker",
+    fork_worker, stop_all = spawn.fork_worker, spawn.stop_all
+    monkeypatch.setattr(spawn, "fork_worker",
                         lambda ctx: forks.append(fork_worker(ctx)) or forks[-1])
 
     def slow_retirement(workers):
         if threading.current_thread() is not threading.main_thread() and not retiring.is_set():
             retiring.set()  # a job's thread stops the spent worker: close() comes now
-            while not pool._closed:
+            while not pool._slots.closed:
                 time.sleep(0.01)
         stop_all(workers)
 
-    monkeypatch.setattr(workers_module, "_stop_all", slow_retirement)
+    monkeypatch.setattr(spawn, "stop_all", slow_retirement)
 
     async def go():
         await pool.run(os.getpid)  # the only worker is spent
@@ -325,16 +325,16 @@ def test_a_pool_closed_while_it_starts_stops_the_workers_it_made(monkeypatch):
     """The pipeline may end (its only feed refused at once) while start_soon's thread is
     still setting up the pool: close() waits for it, and the new workers are stopped."""
     pool, made, midway = WorkerPool(2), [], threading.Event()
-    fork_worker = workers_module._fork_worker
+    fork_worker = spawn.fork_worker
 
     def closed_midway(ctx):
         made.append(fork_worker(ctx))
         midway.set()
-        while not pool._closed:  # close() is called now, from the event loop
+        while not pool._slots.closed:  # close() is called now, from the event loop
             time.sleep(0.01)
         return made[-1]
 
-    monkeypatch.setattr(workers_module, "_fork_worker", closed_midway)
+    monkeypatch.setattr(spawn, "fork_worker", closed_midway)
 
     async def go():
         pool.start_soon()
@@ -372,10 +372,10 @@ def test_a_failure_to_start_the_workers_is_reported_whatever_the_current_folder(
     def no_processes(ctx):
         raise OSError(11, "Resource temporarily unavailable")
 
-    monkeypatch.setattr(workers_module, "_fork_worker", no_processes)
+    monkeypatch.setattr(spawn, "fork_worker", no_processes)
     monkeypatch.delenv("PYTHONSAFEPATH", raising=False)
     # another folder (the forkserver would start with PYTHONSAFEPATH), then ingest's own
-    for folder in (tmp_path, Path(workers_module.__file__).resolve().parents[2]):
+    for folder in (tmp_path, Path(spawn.__file__).resolve().parents[2]):
         monkeypatch.chdir(folder)
         with pytest.raises(WorkerError, match="cannot start worker processes"):
             WorkerPool(1).start()
@@ -405,12 +405,12 @@ def test_workers_start_warm_with_a_frozen_heap():
 
     pool = WorkerPool(1)
     frozen = _run(pool, lambda: pool.run(gc.get_freeze_count))
-    assert frozen > 10_000  # every container the imports and the warm-up made (~40,000)
+    assert frozen > 10_000  # every container the imports and the warm-up made
 
 
 def test_the_warm_up_fills_the_extractors_lazy_caches():
     """The forkserver's warm-up page must reach trafilatura's justext fallback, or the
-    workers would each build the ~30 MB stoplist themselves (a failed warm-up is only
+    workers would each build that large stoplist themselves (a failed warm-up is only
     logged, so nothing else would notice)."""
     import subprocess
     import sys
