@@ -8,9 +8,12 @@ search that takes too long (``pattern.search(line, timeout=...)``).
 
 from __future__ import annotations
 
+import functools
+
 import regex
 
 
+@functools.cache  # the config check and the footer stage get one compiled object
 def compile_site_pattern(pattern: str) -> regex.Pattern:
     """``pattern`` as the footer stage runs it: case-insensitive, ``re``'s syntax (V0).
 

@@ -1,6 +1,6 @@
 """Classifying one line for the footer stage: notices, credits, datelines, metadata, keys.
 
-The tables are in footer_rules.py; footers.py decides which lines of a text go. Built-in
+The tables are in rules.py; strip.py decides which lines of a text go. Built-in
 notice, credit and dateline rules match the folded line (``fold``). Head metadata and
 tail wire credits match the cleaned, unaccented line case-insensitively and keep its case,
 because the names in a byline or credit are told from prose by their capitals.
@@ -29,16 +29,16 @@ def _unaccent(s: str) -> str:
     return unicodedata.normalize("NFC", _ACCENTS.sub("", unicodedata.normalize("NFD", s)))
 
 
-@functools.lru_cache(maxsize=4096)  # one line is cleaned ~4 times: keys, peels, repeats
+@functools.lru_cache(maxsize=4096)  # each step cleans the line again: keys, peels, repeats
 def clean(line: str) -> str:
     """Entities decoded, NFKC, whitespace (NBSP included) collapsed."""
-    # str.replace, not str.translate: translate with a table costs ~20 µs a line.
+    # str.replace, not str.translate: a few replaces cost less than a translation table.
     s = html.unescape(line).replace("™", " ").replace("®", " ").replace("Ⓒ", "©")
     s = unicodedata.normalize("NFKC", s)
     return " ".join(s.split())
 
 
-@functools.lru_cache(maxsize=4096)  # a line is folded up to ~5 times: keys, each peel rule
+@functools.lru_cache(maxsize=4096)  # each step folds the line again: keys, each peel rule
 def fold(line: str) -> str:
     """The form the built-in rules match: cleaned, casefolded, accents dropped."""
     return _unaccent(clean(line).casefold())
@@ -60,7 +60,7 @@ _MARK = re.compile("|".join(m.format(**_fmt) for m in R.MARKS))
 _ALNUM = "a-z0-9\u00c0-\u052f"  # folded Latin, Greek, Cyrillic: CJK phrases need no boundary
 # The boundaries stand outside the alternation, the same for every phrase: each phrase then
 # starts with its own first letter, which lets re skip the ones that cannot match at a
-# position (with a lookbehind first, every phrase was tried at every position: ~8× slower).
+# position (a lookbehind at the start of each phrase would have every one tried there).
 _PHRASE = re.compile(rf"(?<![{_ALNUM}])(?:"
                      + "|".join(f"(?:{_unaccent(p)})" for ps in R.RIGHTS_PHRASES.values()
                                 for p in ps)
@@ -75,7 +75,7 @@ _DATE_WORD = re.compile(rf"(#[\s.]*+)?\b({_MONTHS})\b\.?(?(1)|(?=[\s,]*+#))")
 _DAY_WORD = re.compile(rf"\b(?:{_DAYS})\b(?=[\s,]*+(?:#|{re.escape(R.MONTH_TOKEN)}))")
 _DIGITS = re.compile(r"\d++")
 # (?<!\d), (?<!\s): a search starts a run only at its first character, not again at each
-# later one (a run of 200 digits or spaces would be scanned 200 times).
+# later one (a run of n digits or spaces would be scanned n times).
 _LIST_ITEM = re.compile(r"[-*•|]|(?<!\d)\d++[.)]\s")
 _SENTENCE_END = re.compile(r"[.!?…][\"'»”’)]*+$")
 _KEY_TRIM = " .,;:!?-–—|·•*\"'«»“”„‘’()[]{}/\\_"

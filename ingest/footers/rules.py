@@ -1,6 +1,6 @@
 r"""Built-in footer rules, as data: notices, wire credits, head metadata, datelines, dates.
 
-footer_lines.py and footers.py apply these tables; nothing here decides anything. Lines
+lines.py and strip.py apply these tables; nothing here decides anything. Lines
 are matched in a folded form (HTML entities decoded, NFKC, whitespace collapsed,
 casefolded, accents of Latin / Greek / Cyrillic letters dropped), so entries are
 lower-case regex fragments; accents written here are dropped the same way when they are

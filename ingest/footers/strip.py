@@ -4,7 +4,7 @@ Pure functions over trafilatura's plain text (lines separated by "\\n"). Only th
 and tail runs are touched: lines are peeled from each end inward while they are
 footers, so nothing inside the body is removed (except later exact repeats of a line).
 The head also loses its metadata block (timestamps, reading time, bylines), the tail its
-wire credits. Lines are classified in footer_lines.py, by the tables in footer_rules.py;
+wire credits. Lines are classified in lines.py, by the tables in rules.py;
 per-site counts live in the state store:
 
     stored = store.footer_counts(site, learnable_keys(texts))
@@ -15,7 +15,7 @@ per-site counts live in the state store:
 
 Site patterns (config ``footers.sites``) are the user's regexes on untrusted text: they
 are compiled with the ``regex`` module (`ingest.site_patterns`) and each search runs
-under a timeout, on lines up to a length (footer_lines.site_pattern_matches).
+under a timeout, on lines up to a length (lines.site_pattern_matches).
 """
 
 from __future__ import annotations
@@ -26,13 +26,25 @@ from dataclasses import dataclass, field
 
 import regex
 
-from ingest.footers import rules as R
 from ingest.errors import ConfigError
-from ingest.footers.lines import (SitePattern, classifier, clean, fold, is_credit, is_dateline,
-                                 is_head_meta, is_notice, is_paragraph, learnable, line_key,
-                                 tail_credit)
+from ingest.footers import rules as R
+from ingest.footers.lines import (
+    SitePattern,
+    classifier,
+    clean,
+    fold,
+    is_credit,
+    is_dateline,
+    is_head_meta,
+    is_notice,
+    is_paragraph,
+    learnable,
+    line_key,
+    tail_credit,
+)
 from ingest.models import Cleaned
 from ingest.site_patterns import compile_site_pattern
+from ingest.urls import without_www
 
 __all__ = ["FooterRules", "SitePattern", "candidate_keys", "count_batch", "count_candidates",
            "learnable_keys", "merge_counts", "strip_footers", "line_key", "is_notice",
@@ -80,8 +92,7 @@ def _compiled(host: str, i: int, pattern: str) -> regex.Pattern:
 
 
 def _host(host: str) -> str:
-    host = host.strip().strip(".").lower()
-    return host[4:] if host.startswith("www.") else host
+    return without_www(host.strip().strip(".").lower())
 
 
 # -- learning ------------------------------------------------------------------------------

@@ -1,1 +1,2 @@
-"""Where records go: the Sink Protocol, JSON lines (plain or gzip), standard output."""
+"""Where records go: the Sink Protocol, JSON lines (plain or gzip), standard output, and
+the files' recovery after a crash."""

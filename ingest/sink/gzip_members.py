@@ -88,9 +88,10 @@ def _last_member_ends_tail(tail: bytes) -> bool | None:
         try:
             unpack.decompress(tail[pos:])
         except zlib.error:
-            unpack = None
-        if unpack is not None and unpack.eof:
-            return not unpack.unused_data
+            pass  # a false start inside compressed data
+        else:
+            if unpack.eof:
+                return not unpack.unused_data
         pos = tail.rfind(_MAGIC, 0, pos)
     return None
 

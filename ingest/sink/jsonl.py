@@ -3,41 +3,42 @@
 Files live under ``output.dir``: ``articles-YYYY-MM-DD.jsonl`` (partition
 ``day``, by UTC write date) or ``articles.jsonl`` (``none``); with ``compress:
 gzip`` the same names end in ``.jsonl.gz`` and each batch is appended as one
-whole gzip member (see sink_gzip). With ``max_file_bytes``, a batch that would
+whole gzip member (see gzip_members.py). With ``max_file_bytes``, a batch that would
 take the current file past the limit starts the next part,
 ``articles-YYYY-MM-DD.1.jsonl``, ``.2``, ...; a batch is never split, so a
 file is larger than the limit only when one batch alone is.
 
 A batch is appended with one write; if the write fails (disk full, file-size
 limit), the file is cut back to its previous length so no torn line remains.
-A torn tail left by a crash is cut off by `repair` at start. Checkpoints are
+A torn tail left by a crash is cut off by `repair` at start, and the records a crash
+left written but unmarked are found by `unreconciled` (recovery.py). Checkpoints are
 byte offsets in the file as stored (compressed offsets for ``.gz``), each with a
-fingerprint of the bytes before it, so a file truncated or replaced under the same
-name is reconciled from its start rather than from a stale offset. A folder deleted
-under a running process is made again by the next write.
-`StdoutSink` (sink_stdout.py) is the same interface for ``ingest fetch -o -``.
+fingerprint of the bytes before it. A folder deleted under a running process is made
+again by the next write. `StdoutSink` (stdout.py) is the same interface for
+``ingest fetch -o -``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import orjson
 
-from ingest.sink import gzip_members as sink_gzip
 from ingest.errors import SinkError
 from ingest.models import Checkpoint
+from ingest.sink import gzip_members, recovery
+from ingest.sink.recovery import GZIP
 
 log = logging.getLogger("ingest.sink")
-PLAIN, GZIP = ".jsonl", ".jsonl.gz"
-_FINGERPRINTED = 4096  # bytes at the start of a file that identify it
+T = TypeVar("T")
+PLAIN = ".jsonl"
 
 
 class JsonlSink:
@@ -74,7 +75,7 @@ class JsonlSink:
         """The file the next batch of ``incoming`` bytes (as stored) goes to."""
         stem = "articles"
         if self.partition != "none":
-            day = datetime.fromtimestamp(self._clock(), timezone.utc).strftime("%Y-%m-%d")
+            day = datetime.fromtimestamp(self._clock(), UTC).strftime("%Y-%m-%d")
             stem = f"articles-{day}"
         if not self.max_file_bytes:
             return self.dir / (stem + self.suffix)
@@ -99,7 +100,7 @@ class JsonlSink:
         """Cut torn last lines (or gzip members); return the names of files repaired."""
         repaired = []
         for path in self.files():
-            if _guarded(path, _cut_torn_tail):
+            if _guarded(path, recovery.cut_torn_tail):
                 repaired.append(self.name(path))
                 log.warning("sink: cut a torn end from %s (left by a crash)", path)
         return repaired
@@ -109,14 +110,10 @@ class JsonlSink:
         """Per file, the records written after its checkpoint: (name, new checkpoint, records)."""
         for path in self.files():
             name = self.name(path)
-            size = _guarded(path, lambda p: p.stat().st_size)
-            start = _guarded(path, lambda p: _resume_at(p, size, checkpoints.get(name)))
-            if size <= start:
-                continue
-            lines = _guarded(path, lambda p: list(_lines(p, start)))
-            records = [_load(line) for line in lines if line.strip()]
-            end = Checkpoint(size, _guarded(path, lambda p: _fingerprint_of(p, size)))
-            yield name, end, [r for r in records if r is not None]
+            found = _guarded(path, recovery.records_after, checkpoints.get(name))
+            if found is not None:
+                end, records = found
+                yield name, end, records
 
     def write(self, records: Sequence[Mapping]) -> dict[str, Checkpoint]:
         """Append records as whole lines and fsync; return ``{file name: its new checkpoint}``."""
@@ -124,7 +121,7 @@ class JsonlSink:
             return {}
         data = encode(records)
         if self.suffix == GZIP:
-            data = sink_gzip.member(data)
+            data = gzip_members.member(data)
         path = self.current_file(len(data))
         fd = self._open(path)
         try:
@@ -133,7 +130,7 @@ class JsonlSink:
                 _write_all(fd, data)
                 os.fsync(fd)
                 end = start + len(data)
-                fingerprint = _fingerprint(os.pread(fd, min(end, _FINGERPRINTED), 0))
+                fingerprint = recovery.fingerprint(os.pread(fd, min(end, recovery.FINGERPRINTED), 0))
             except OSError as exc:
                 _truncate(fd, start)
                 raise SinkError(f"sink: writing {path} failed: {exc.strerror or exc}; "
@@ -161,39 +158,6 @@ def encode(records: Sequence[Mapping]) -> bytes:
     return b"".join(orjson.dumps(r) + b"\n" for r in records)
 
 
-def _lines(path: Path, start: int) -> Iterator[bytes]:
-    if path.name.endswith(GZIP):
-        yield from sink_gzip.iter_lines(path, start)
-        return
-    with path.open("rb") as fh:
-        fh.seek(start)
-        yield from fh
-
-
-def _fingerprint(head: bytes) -> str:
-    return hashlib.sha256(head).hexdigest()[:16]
-
-
-def _fingerprint_of(path: Path, offset: int) -> str:
-    """The fingerprint of ``path``'s bytes before ``offset`` (its first few KB at most)."""
-    with path.open("rb") as fh:
-        return _fingerprint(fh.read(min(offset, _FINGERPRINTED)))
-
-
-def _resume_at(path: Path, size: int, checkpoint: Checkpoint | None) -> int:
-    """Where reconciliation of ``path`` starts: its checkpoint while the file is the
-    one the checkpoint was taken of, else 0 (every record is checked again; those the
-    store knows are not counted twice)."""
-    if checkpoint is None:
-        return 0
-    offset, fingerprint = checkpoint
-    if offset <= size and (fingerprint is None or fingerprint == _fingerprint_of(path, offset)):
-        return offset
-    log.warning("sink: %s changed since its checkpoint at byte %d (truncated or replaced); "
-                "checking all its records", path, offset)
-    return 0
-
-
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -208,46 +172,9 @@ def _truncate(fd: int, size: int) -> None:
         log.error("sink: could not cut a partly written batch back to %d bytes", size)
 
 
-def _guarded(path: Path, action):
-    """Run ``action(path)``; an OSError becomes a SinkError naming the file."""
+def _guarded(path: Path, action: Callable[..., T], *args) -> T:
+    """``action(path, *args)``; an OSError becomes a SinkError naming the file."""
     try:
-        return action(path)
+        return action(path, *args)
     except OSError as exc:
         raise SinkError(f"sink: cannot read {path}: {exc.strerror or exc}") from exc
-
-
-def _cut_torn_tail(path: Path) -> bool:
-    """Cut ``path`` back to its last whole line (or gzip member); True if it was cut."""
-    size = path.stat().st_size
-    end = sink_gzip.whole_end(path) if path.name.endswith(GZIP) else _last_line_end(path, size)
-    if end == size:
-        return False
-    with path.open("rb+") as fh:
-        fh.truncate(end)
-    return True
-
-
-def _last_line_end(path: Path, size: int) -> int:
-    """The offset just past the last newline of ``path`` (0 if it has none)."""
-    with path.open("rb") as fh:
-        fh.seek(max(0, size - 1))
-        if fh.read(1) in (b"\n", b""):  # whole (or empty): the usual case, one byte read
-            return size
-        pos = size
-        while pos > 0:  # read backwards in blocks
-            step = min(65536, pos)
-            fh.seek(pos - step)
-            idx = fh.read(step).rfind(b"\n")
-            if idx != -1:
-                return pos - step + idx + 1
-            pos -= step
-    return 0
-
-
-def _load(line: bytes) -> dict | None:
-    try:
-        value = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        log.error("sink: skipping an unreadable line during reconciliation")
-        return None
-    return value if isinstance(value, dict) else None

@@ -1,6 +1,6 @@
 """`ingest fetch -o -`: records go to standard output (for pipes) instead of files.
 
-The same interface as JsonlSink. A batch is written and flushed (and fsynced
+The same Sink Protocol (base.py) as JsonlSink. A batch is written and flushed (and fsynced
 when stdout is a regular file) before `write` returns, so the pipeline still
 marks records seen only after their lines are out. There are no checkpoints:
 what a pipe's reader did with a line cannot be known. Start-up repair and

@@ -14,24 +14,20 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ingest.errors import StateError
-from ingest.state.sqlite import SqliteStore, check_schema_version
+from ingest.state.sqlite_feeds import FeedRows
+from ingest.state.sqlite_footers import FooterStats
+from ingest.state.sqlite_schema import connect_reader
+from ingest.state.sqlite_seen import SeenMarks
 
 
-class ReadOnlySqliteStore(SqliteStore):
-    def __init__(self, path: Path, *, clock=time.time) -> None:  # noqa: D107 - no lock, no schema
-        self.path = Path(path)
-        self._clock = clock
-        self._claims: set[str] = set()
+class ReadOnlySqliteStore(SeenMarks, FeedRows, FooterStats):
+    def __init__(self, path: Path, *, clock=time.time) -> None:
+        super().__init__(path, clock)
         if not self.path.is_file():
             raise StateError(f"state: no state store at {self.path} yet; "
                              "`ingest fetch` or `ingest run` creates it")
-        uri = self.path.resolve().as_uri() + "?mode=ro"
         try:
-            self._db = sqlite3.connect(uri, uri=True, isolation_level=None,
-                                       check_same_thread=False)
-            self._db.execute("PRAGMA busy_timeout=5000")
-            self._db.execute("SELECT 1 FROM feeds LIMIT 1")
-            check_schema_version(self._db, self.path)
+            self._db = connect_reader(self.path)
         except sqlite3.Error as exc:
             raise StateError(f"state: cannot read {self.path}: {exc}; is it an ingest "
                              "state store (state.path)?") from exc

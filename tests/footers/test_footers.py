@@ -8,8 +8,15 @@ import time
 import pytest
 
 from ingest.errors import ConfigError
-from ingest.footers.strip import (FooterRules, candidate_keys, count_batch, count_candidates,
-                            line_key, merge_counts, strip_footers)
+from ingest.footers.strip import (
+    FooterRules,
+    candidate_keys,
+    count_batch,
+    count_candidates,
+    line_key,
+    merge_counts,
+    strip_footers,
+)
 from ingest.site_patterns import compile_site_pattern
 
 BODY = [
@@ -137,7 +144,7 @@ def test_rights_phrases_match_as_whole_words_as_if_each_were_bounded_alone() -> 
                                for ps in R.RIGHTS_PHRASES.values() for p in ps))
     lines = [L.fold(line) for line in [*NOTICES.values(), *CREDITS.values(), *BODY]]
     lines += [f"x{line}" for line in lines] + [f"{line}x" for line in lines]
-    lines += [f"{a} {b}" for a, b in zip(lines, reversed(lines))]
+    lines += [f"{a} {b}" for a, b in zip(lines, reversed(lines), strict=True)]
     for line in lines:
         assert L._PHRASE.sub("#", line) == each.sub("#", line), line
     assert L._PHRASE.search("tutti i diritti riservati")
@@ -568,9 +575,9 @@ def test_tail_trap_before_a_notice_is_kept(line: str) -> None:
 
 
 # -- bounded work on hostile lines --------------------------------------------------------
-# Each reproducer took seconds before the patterns were made unambiguous (figures in
-# bench/patterns.py); now each takes well under a millisecond. The ceiling only tells a
-# runaway from that, on a machine as busy as it may be.
+# Each reproducer makes an ambiguous pattern backtrack for seconds or more, and an
+# unambiguous one answer at once (bench/patterns.py prints the figures). The ceiling only
+# tells a runaway from that, on a machine as busy as it may be.
 RUNAWAY = 1.0
 
 
@@ -678,6 +685,20 @@ def test_compile_site_pattern_is_the_re_syntax_case_insensitive() -> None:
     for bad in ("(unterminated", "[z-a]", "x{3,1}"):
         with pytest.raises(regex.error):
             compile_site_pattern(bad)
+
+
+def test_the_footer_stage_runs_the_pattern_the_config_check_compiled() -> None:
+    """One compile path (ingest.site_patterns) for both: a pattern is compiled once."""
+    checked = compile_site_pattern(r"^Segui ANSA\b")
+    rules = FooterRules.from_config(True, 3, {"ansa.it": [r"^Segui ANSA\b"]})
+    assert rules.patterns_for("ansa.it")[0].pattern is checked
+
+
+@pytest.mark.parametrize("host", ["ansa.it", "www.ansa.it", " WWW.Ansa.IT. "])
+def test_a_configured_host_is_one_site_however_it_is_written(host: str) -> None:
+    rules = FooterRules.from_config(True, 3, {host: ["x"]})
+    assert list(rules.site_patterns) == ["ansa.it"]
+    assert [p.host for p in rules.patterns_for("www.ansa.it")] == ["ansa.it"]
 
 
 def test_count_candidates_counts_what_count_batch_counts() -> None:

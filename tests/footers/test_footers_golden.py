@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from helpers.cli import REPO
-
 from ingest.footers.strip import FooterRules, strip_footers
 from ingest.urls import site_of
 

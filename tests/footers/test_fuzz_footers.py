@@ -15,8 +15,15 @@ from hypothesis import strategies as st
 
 from ingest.errors import IngestError
 from ingest.footers.lines import is_head_meta, tail_credit
-from ingest.footers.strip import (FooterRules, candidate_keys, count_batch, learnable_keys, line_key,
-                            merge_counts, strip_footers)
+from ingest.footers.strip import (
+    FooterRules,
+    candidate_keys,
+    count_batch,
+    learnable_keys,
+    line_key,
+    merge_counts,
+    strip_footers,
+)
 
 pytestmark = pytest.mark.fuzz
 

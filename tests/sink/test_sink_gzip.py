@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from ingest.sink import gzip_members as sink_gzip
+from ingest.sink import gzip_members
 from ingest.sink.jsonl import JsonlSink
 from ingest.state.sqlite import SqliteStore
 
@@ -35,8 +35,8 @@ def test_each_batch_is_a_whole_member_and_offsets_are_compressed(tmp_path):
     assert ids(gzip.decompress(path.read_bytes()).splitlines()) == ["a0", "a1", "a2",
                                                                    "b0", "b1", "b2"]
     # A checkpoint is a member boundary: reading from it gives exactly the later batch.
-    assert ids(sink_gzip.iter_lines(path, first[NAME].offset)) == ["b0", "b1", "b2"]
-    assert sink_gzip.whole_end(path) == path.stat().st_size
+    assert ids(gzip_members.iter_lines(path, first[NAME].offset)) == ["b0", "b1", "b2"]
+    assert gzip_members.whole_end(path) == path.stat().st_size
     assert [p.name for p in sink.files()] == [NAME]
 
 
@@ -50,13 +50,13 @@ def torn(member: bytes, how: str) -> bytes:
 @pytest.mark.parametrize("how", ["header", "half", "no-trailer", "zeros", "junk"])
 def test_repair_cuts_a_torn_member_back_to_the_last_whole_one(tmp_path, monkeypatch, how, window):
     if window:  # a last member larger than the window read from the end: scan from the start
-        monkeypatch.setattr(sink_gzip, "_TAIL_WINDOWS", (window,))
+        monkeypatch.setattr(gzip_members, "_TAIL_WINDOWS", (window,))
     sink = make_sink(tmp_path)
     sink.write(batch("a"))
     good = sink.write(batch("b"))[NAME].offset
     path = sink.dir / NAME
     with path.open("ab") as fh:
-        fh.write(torn(sink_gzip.member(b'{"id": "c0"}\n' * 50), how))
+        fh.write(torn(gzip_members.member(b'{"id": "c0"}\n' * 50), how))
     assert sink.repair() == [NAME]
     assert path.stat().st_size == good
     assert ids(gzip.decompress(path.read_bytes()).splitlines())[-1] == "b2"
@@ -99,7 +99,7 @@ def test_a_last_member_larger_than_the_first_tail_window(tmp_path):
     big = [{"id": "big", "text": os.urandom(150_000).hex()}]  # ~150 kB compressed
     end = sink.write(big)[NAME].offset
     path = sink.dir / NAME
-    assert sink.repair() == [] and sink_gzip.whole_end(path) == end
+    assert sink.repair() == [] and gzip_members.whole_end(path) == end
     with path.open("ab") as fh:
-        fh.write(sink_gzip.member(b'{"id": "torn"}\n')[:-3])
+        fh.write(gzip_members.member(b'{"id": "torn"}\n')[:-3])
     assert sink.repair() == [NAME] and path.stat().st_size == end

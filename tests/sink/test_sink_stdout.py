@@ -1,7 +1,6 @@
 """`ingest fetch -o -`: the stdout sink writes whole lines, flushed, and keeps no checkpoint."""
 
 import io
-import json
 
 import pytest
 
@@ -26,15 +25,13 @@ class Closed(io.BytesIO):
         raise BrokenPipeError(32, "Broken pipe")
 
 
-def test_whole_lines_flushed_and_no_checkpoint():
+def test_lines_are_flushed_and_no_checkpoint_is_kept():
+    """(Whole lines, UTF-8, empty batches: test_sink_contract.py.)"""
     stream = Flushes()
     sink = StdoutSink(stream)
     assert sink.write([{"id": "a", "text": "città"}, {"id": "b"}]) == {}
-    assert stream.flushed == stream.getvalue()
-    lines = stream.getvalue().decode("utf-8").splitlines()
-    assert [json.loads(line)["id"] for line in lines] == ["a", "b"]
-    assert "città" in lines[0]
-    assert sink.write([]) == {} and sink.repair() == [] and list(sink.unreconciled({})) == []
+    assert stream.flushed == stream.getvalue() != b""
+    assert sink.repair() == [] and list(sink.unreconciled({})) == []  # no output folder
 
 
 def test_a_closed_pipe_is_a_sink_error_so_nothing_is_marked():

@@ -1,3 +1,6 @@
+"""What only the SQLite store does: its file (WAL), its lock, its migrations and version,
+unreadable rows. What every store does is in test_store_contract.py."""
+
 import multiprocessing
 import re
 import sqlite3
@@ -6,7 +9,8 @@ import pytest
 
 from ingest.errors import StateError, StateLocked
 from ingest.models import Checkpoint, FeedState
-from ingest.state.sqlite import SCHEMA_VERSION, SqliteStore
+from ingest.state.sqlite import SqliteStore
+from ingest.state.sqlite_schema import SCHEMA_VERSION
 
 
 @pytest.fixture
@@ -14,77 +18,6 @@ def store(tmp_path):
     s = SqliteStore(tmp_path / "state" / "state.sqlite", clock=lambda: 1000.0)
     yield s
     s.close()
-
-
-def test_seen_marks_and_checkpoints_are_atomic(store):
-    assert store.unseen(["a", "b", "c"]) == {"a", "b", "c"}
-    store.mark_seen({"a": "written", "b": "skipped:http_404"},
-                    {"articles.jsonl": Checkpoint(120, "f1")})
-    assert store.unseen(["a", "b", "c"]) == {"c"}
-    assert store.checkpoints() == {"articles.jsonl": Checkpoint(120, "f1")}
-    store.mark_seen({}, {"articles.jsonl": Checkpoint(240, "f2")})
-    assert store.checkpoints() == {"articles.jsonl": Checkpoint(240, "f2")}
-
-
-def test_unseen_handles_large_batches(store):
-    keys = [f"k{i}" for i in range(1500)]
-    store.mark_seen({k: "written" for k in keys[::2]})
-    assert store.unseen(keys) == set(keys[1::2])
-
-
-def test_attempts_count_and_reset_when_seen(store):
-    assert store.record_attempt("x", "timeout") == 1
-    assert store.record_attempt("x", "timeout") == 2
-    store.mark_seen({"x": "written"})
-    assert store.record_attempt("x", "timeout") == 1
-
-
-def test_feed_state_round_trip_and_due(store):
-    st = store.get_feed("https://a/feed")
-    assert st.etag is None and st.failures == 0
-    st.etag, st.next_poll_at, st.failures = '"v1"', 500.0, 2
-    store.put_feed(st)
-    other = FeedState(url="https://b/feed", next_poll_at=2000.0)
-    store.put_feed(other)
-    assert store.get_feed("https://a/feed").etag == '"v1"'
-    assert store.claim_due_feeds(1000.0, 10, 60) == ["https://a/feed"]  # b is due at 2000
-    assert [f.url for f in store.all_feeds()] == ["https://a/feed", "https://b/feed"]
-
-
-def test_footer_counts_accumulate(store):
-    store.add_footer_counts("ansa.it", {"segui ansa": (3, "Segui ANSA")})
-    store.add_footer_counts("ansa.it", {"segui ansa": (2, "Segui ANSA")})
-    assert store.footer_counts("ansa.it") == {"segui ansa": 5}
-    assert store.footer_lines("ansa.it") == [("ansa.it", "segui ansa", "Segui ANSA", 5)]
-    assert store.footer_counts("other.it") == {}
-    many = {f"line {i}": (1, f"Line {i}") for i in range(1200)}
-    store.add_footer_counts("ansa.it", many)
-    wanted = ["segui ansa", "line 7", "line 1100", "never seen"]
-    assert store.footer_counts("ansa.it", wanted) == {"segui ansa": 5, "line 7": 1,
-                                                      "line 1100": 1}
-
-
-def test_footer_lines_that_did_not_recur_are_forgotten(tmp_path):
-    now = [1000.0]
-    store = SqliteStore(tmp_path / "state.sqlite", clock=lambda: now[0])
-    store.add_footer_counts("ansa.it", {"footer": (3, "Footer"), "body old": (2, "Body old")})
-    now[0] = 5000.0
-    store.add_footer_counts("ansa.it", {"body new": (1, "Body new")})
-    store.add_footer_counts("rai.it", {"body old": (1, "Body old")})
-    # below 3 counts and last seen before 2000: only the old body lines go
-    assert store.forget_footer_lines(before=2000.0, below=3) == 1
-    assert store.footer_counts("ansa.it") == {"footer": 3, "body new": 1}
-    assert store.footer_counts("rai.it") == {"body old": 1}
-    assert store.forget_footer_lines(before=6000.0, below=3) == 2
-    assert store.footer_counts("ansa.it") == {"footer": 3}
-    store.close()
-
-
-def test_claims_are_exclusive(store):
-    assert store.claim("id1")
-    assert not store.claim("id1")
-    store.release("id1")
-    assert store.claim("id1")
 
 
 def test_store_is_wal_and_survives_reopen(tmp_path):
@@ -184,12 +117,48 @@ def test_an_unreadable_feed_row_is_named_and_the_feed_starts_afresh(store, caplo
     assert store.get_feed("https://a/feed") == state
 
 
-def test_shifting_the_schedule_moves_polls_and_leases_not_parked_feeds(store):
-    store.put_feed(FeedState(url="a", next_poll_at=5000.0, etag="e"))
-    store.put_feed(FeedState(url="parked", next_poll_at=None))
-    assert store.claim_due_feeds(5000.0, 10, 300) == ["a"]  # leased until 5300
-    assert store.shift_schedule(-3600.0) == 1
-    assert store.get_feed("a").next_poll_at == 1400.0 and store.get_feed("a").etag == "e"
-    assert store.get_feed("parked").next_poll_at is None
-    assert store.claim_due_feeds(1400.0, 10, 300) == []  # still leased, until 1700
-    assert store.claim_due_feeds(1700.0, 10, 300) == ["a"]
+def test_a_reopened_store_ends_the_leases_a_killed_writer_left(tmp_path):
+    path = tmp_path / "s.sqlite"
+    s = SqliteStore(path)
+    s.put_feed(FeedState(url="a", next_poll_at=5.0))
+    assert s.claim_due_feeds(10.0, 5, 3600) == ["a"]
+    s.close()  # the lease is still in the file, as after a SIGKILL
+    s = SqliteStore(path)
+    assert s.claim_due_feeds(10.0, 5, 3600) == ["a"]
+    s.close()
+
+
+def test_the_read_only_view_reads_beside_the_writer_and_changes_nothing(tmp_path):
+    path = tmp_path / "s.sqlite"
+    writer = SqliteStore(path, lock_timeout=0)
+    try:
+        writer.mark_seen({"a": "written"}, {"articles.jsonl": Checkpoint(12, "f")})
+        writer.put_feed(FeedState(url="f", next_poll_at=5.0))
+        reader = SqliteStore.open_readonly(path)  # no lock: the writer holds it
+        try:
+            assert reader.unseen(["a", "b"]) == {"b"}
+            assert reader.checkpoints() == {"articles.jsonl": Checkpoint(12, "f")}
+            writer.add_footer_counts("ansa.it", {"k": (3, "K")})  # committed after it opened
+            assert reader.footer_lines() == [("ansa.it", "k", "K", 3)]
+            for write in (lambda: reader.mark_seen({"b": "written"}),
+                          lambda: reader.put_feed(FeedState(url="g")),
+                          lambda: reader.add_footer_counts("ansa.it", {"k": (1, "K")})):
+                with pytest.raises(StateError, match=r"open read-only; nothing was changed"):
+                    write()
+            with pytest.raises(StateError, match="claiming due feeds in"):
+                reader.claim_due_feeds(10.0, 5, 60)
+        finally:
+            reader.close()
+        assert writer.unseen(["b"]) == {"b"} and writer.footer_counts("ansa.it") == {"k": 3}
+        assert writer.claim_due_feeds(10.0, 5, 60) == ["f"]
+    finally:
+        writer.close()
+
+
+def test_the_read_only_view_names_a_missing_store_or_a_file_that_is_not_one(tmp_path):
+    with pytest.raises(StateError, match=r"no state store at .*missing\.sqlite yet"):
+        SqliteStore.open_readonly(tmp_path / "missing.sqlite")
+    other = tmp_path / "notes.txt"
+    other.write_text("not a database\n" * 100)
+    with pytest.raises(StateError, match=r"cannot read .*notes\.txt: .*is it an ingest state store"):
+        SqliteStore.open_readonly(other)

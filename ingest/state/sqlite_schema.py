@@ -1,0 +1,104 @@
+"""The SQLite store's file: its tables, their version, and opening a connection to it.
+
+Both views of the store open the file here: the writer (`SqliteStore`) and the reader
+beside it (`ReadOnlySqliteStore`). The writer makes the tables and migrates a store made
+by an earlier version; both refuse one made by a later version (its ``PRAGMA
+user_version`` is above SCHEMA_VERSION), since this version would misread what it added.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from ingest.errors import StateError
+
+SCHEMA_VERSION = 1  # the PRAGMA user_version it writes; a store without one reads 0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS seen (
+    key TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    seen_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS attempts (
+    key TEXT PRIMARY KEY,
+    count INTEGER NOT NULL,
+    last_error TEXT,
+    updated_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS feeds (
+    url TEXT PRIMARY KEY,
+    data TEXT NOT NULL,
+    next_poll_at REAL,
+    leased_until REAL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS feeds_next_poll ON feeds (next_poll_at);
+CREATE TABLE IF NOT EXISTS footer_lines (
+    site TEXT NOT NULL,
+    key TEXT NOT NULL,
+    sample TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (site, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sink_checkpoints (
+    path TEXT PRIMARY KEY,
+    offset INTEGER NOT NULL,
+    fingerprint TEXT
+) WITHOUT ROWID;
+"""
+
+
+def connect_writer(path: Path) -> sqlite3.Connection:
+    """``path`` opened for writing (WAL), its tables made or migrated to SCHEMA_VERSION.
+
+    Raises sqlite3.Error, or StateError for a store of a newer version."""
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA busy_timeout=5000")
+        check_schema_version(db, path)
+        db.executescript(_SCHEMA)
+        _migrate(db)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def connect_reader(path: Path) -> sqlite3.Connection:
+    """``path`` opened read-only (SQLite refuses every write); no tables are made, so a
+    file that is not a store fails here.
+
+    Raises sqlite3.Error, or StateError for a store of a newer version."""
+    uri = path.resolve().as_uri() + "?mode=ro"
+    db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    try:
+        db.execute("PRAGMA busy_timeout=5000")
+        db.execute("SELECT 1 FROM feeds LIMIT 1")
+        check_schema_version(db, path)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def check_schema_version(db: sqlite3.Connection, path: Path) -> None:
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StateError(f"state: {path} was written by a newer version of ingest (store "
+                         f"schema {version}; this one knows up to {SCHEMA_VERSION}); "
+                         "upgrade ingest, or point state.path at another file")
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring a store made by an earlier version up to the current schema."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(feeds)")}
+    if "leased_until" not in columns:
+        db.execute("ALTER TABLE feeds ADD COLUMN leased_until REAL")
+    columns = {row[1] for row in db.execute("PRAGMA table_info(sink_checkpoints)")}
+    if "fingerprint" not in columns:
+        db.execute("ALTER TABLE sink_checkpoints ADD COLUMN fingerprint TEXT")
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
