@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 from collections.abc import Callable
 
 import orjson
 
+from ingest.units import utc_iso
+
 
 class JsonFormatter(logging.Formatter):
-    converter = time.gmtime  # timestamps are UTC, as the trailing Z says
+    """One JSON object per line; ``ts`` in UTC with milliseconds."""
+
     def format(self, record: logging.LogRecord) -> str:
         data = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "ts": utc_iso(record.created).removesuffix("Z") + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),

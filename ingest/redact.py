@@ -134,7 +134,7 @@ class Redactor:
         if self._urls:
             text = _URL_IN_TEXT.sub(self._known_url, text)
         if self._starts is not None:
-            text = self._mask_secrets(text)
+            text = self._mask_secrets(text, self._starts)
         text = _USERINFO_IN_TEXT.sub(lambda m: m.group(1) + MASK + "@", text)
         return _PARAM_IN_TEXT.sub(_mask_param_in_text, text)
 
@@ -146,10 +146,11 @@ class Redactor:
         shown = self._urls.get(url)
         return span if shown is None else shown + span[len(url):]
 
-    def _mask_secrets(self, text: str) -> str:
-        """Each secret that starts and ends at a boundary, replaced left to right."""
+    def _mask_secrets(self, text: str, starts: re.Pattern) -> str:
+        """Each secret that starts (where ``starts`` matches) and ends at a boundary,
+        replaced left to right."""
         out, done = [], 0
-        for m in self._starts.finditer(text):
+        for m in starts.finditer(text):
             i = m.start()
             if i < done:
                 continue
@@ -200,7 +201,12 @@ def _add_url(urls: dict[str, str], url: str) -> set[str]:
 
 def _params(rest: str) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
-    _map_params(rest, lambda name, value: found.append((name or "", value)) or value)
+
+    def collect(name: str | None, value: str) -> str:
+        found.append((name or "", value))
+        return value
+
+    _map_params(rest, collect)
     return found
 
 

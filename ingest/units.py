@@ -1,19 +1,21 @@
-"""Durations and byte sizes as people write them in config: ``1h30m``, ``5 MiB``.
+"""Durations and byte sizes as people write them in config: ``1h30m``, ``5 MiB``; and
+durations, sizes and times as messages and records show them.
 
 Pure functions; a bad value raises ValueError whose message says what is
-accepted. ``most`` is the largest value a setting accepts (config_schema.py
+accepted. ``most`` is the largest value a setting accepts (ingest.config.schema
 chooses it per setting); without it a value still has to be finite. The config
-checks (config_checks.py) use them; the file, line and key are added by
-config_source.RawSetting.
+checks (ingest.config.checks) use them; the file, line and key are added by
+ingest.config.source.RawSetting.
 """
 
 from __future__ import annotations
 
 import math
-import time
 import re
 import sys
+import time
 from collections.abc import Callable
+from typing import TypeVar
 
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 # Possessive repeats: text from the config or the environment is matched in linear time.
@@ -31,6 +33,7 @@ _SIZE = re.compile(r"(\d++(?:\.\d++)?+)\s*+([a-z]*+)")
 _SIZE_HINT = "use a number of bytes or a string like 500kB, 10MB, 5 MiB"
 
 _LONGEST_TEXT = 1000  # characters; longer text is refused before any matching
+_Amount = TypeVar("_Amount", int, float)  # a setting's most, as its ``shown`` writes it
 
 
 def short_repr(value: object, limit: int = 60) -> str:
@@ -79,8 +82,8 @@ def parse_duration(value: object, most: float | None = None) -> float:
                    endless=f"too long a duration; {_DURATION_HINT}")
 
 
-def _within(value: object, amount: float, most: float | None, *, over: str,
-            shown: Callable[[float], str], endless: str) -> float:
+def _within(value: object, amount: float, most: _Amount | None, *, over: str,
+            shown: Callable[[_Amount], str], endless: str) -> float:
     """``amount`` if it is finite and at most ``most``; else ValueError saying that
     ``value`` is ``over`` the most (as ``shown`` writes it), or ``endless``."""
     if most is not None and amount > most:

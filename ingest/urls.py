@@ -164,5 +164,5 @@ def article_key(link: str | None, guid: str | None) -> str | None:
 def key_id(key: str) -> str:
     """Stable id of an identity string (128 bits of SHA-256, hex)."""
     # surrogatepass: a lone surrogate (from a broken feed) still has an id; every other
-    # string encodes exactly as in UTF-8, so existing ids do not change.
+    # string encodes exactly as in UTF-8, so its id stays the one pinned by tests/test_urls.py.
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]

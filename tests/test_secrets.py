@@ -30,15 +30,14 @@ from helpers.cli import run_cli
 from helpers.daemonrun import Run, free_port, wait_for
 from helpers.faultserver import FaultServer
 from helpers.newssite import add_small_site, read_records, write_config
-from test_cli_progress import ANSI, run_with_tty_stderr
-
+from helpers.tty import ANSI, run_with_tty_stderr
 from ingest import logs
-from ingest.daemon import metrics
 from ingest.cli import status
+from ingest.cli.progress import fetch_progress
 from ingest.config.load import load_config
+from ingest.daemon import metrics
 from ingest.models import FeedState
 from ingest.pipeline.outcomes import PollResult, RunStats
-from ingest.cli.progress import fetch_progress
 from ingest.redact import Redactor, is_credential_name, record_url, redact_url
 from ingest.state.sqlite import SqliteStore
 
@@ -178,12 +177,12 @@ def test_the_daemon_shows_no_secret_and_guards_status_with_the_token(site, tmp_p
 # -- the parts ------------------------------------------------------------------------------
 
 
-def test_status_survey_and_summary_hide_what_an_older_store_holds(tmp_path):
-    """A store written before errors were redacted holds whole URLs in last_error: what
-    shows them (`ingest status`, /status, the fetch summary) must redact on its own."""
+def test_status_survey_and_summary_hide_secrets_the_store_holds(tmp_path):
+    """The store is a file, and its last_error may hold whole URLs: what shows them
+    (`ingest status`, /status, the fetch summary) redacts on its own, trusting no writer."""
     good = f"http://alice:{PASSWORD}@127.0.0.1:9/feed.xml?token={TOKEN}&page=2"
     down = f"http://alice:{PASSWORD}@127.0.0.1:9/down.xml?api_key={API_KEY}"
-    gone = f"http://127.0.0.1:9/gone.xml?token={TOKEN}x"  # no longer in the config
+    gone = f"http://127.0.0.1:9/gone.xml?token={TOKEN}x"  # in the store, not in the config
     config = write_config(tmp_path / "config.yaml", [("good", good), ("down", down)],
                           server={"token": SERVER_TOKEN})
     cfg = load_config(config, env={})
@@ -364,4 +363,4 @@ def test_redaction_work_stays_linear_on_long_hostile_text(text, many_feeds):
     many_feeds(text)
     redact_url(text)
     record_url(text)
-    assert time.monotonic() - started < 1.0  # linear: ~0.05 s; quadratic: minutes
+    assert time.monotonic() - started < 1.0  # far above linear work, far below quadratic

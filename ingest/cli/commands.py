@@ -2,7 +2,7 @@
 
 Each is a thin shell: it reads what it needs (a read-only state store, the
 config file, an OPML file), calls the module that does the work and prints.
-`cli.py` parses the arguments and maps exceptions to exit statuses.
+`ingest.cli.main` parses the arguments and maps exceptions to exit statuses.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import json
 import sys
 import time
 
+from ingest.cli.exits import EXIT_OK
 from ingest.config.model import Config, effective_config
 from ingest.errors import ConfigError
-
-EXIT_OK = 0
+from ingest.redact import MASK, redact_url
 
 
 def cmd_status(cfg: Config, args) -> int:
@@ -62,7 +62,8 @@ def cmd_check(cfg: Config, args) -> int:
 
         yaml = YAML(typ="safe", pure=True)
         yaml.default_flow_style, yaml.width = False, 4096
-        yaml.sort_base_mapping_type_on_output = False  # the config's order
+        # the config's order (ruamel types the attribute as None: hence the ignore)
+        yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
         yaml.dump(plain, sys.stdout)
     else:
         print(json.dumps(plain, indent=2, ensure_ascii=False))
@@ -73,8 +74,6 @@ def cmd_check(cfg: Config, args) -> int:
 def _without_secrets(plain: dict) -> dict:
     """The effective settings as `ingest check` shows them: feed URLs redacted, the
     server token as ``***`` (the output lands in CI logs and support tickets)."""
-    from ingest.redact import MASK, redact_url
-
     for feed in plain["feeds"]:
         feed["url"] = redact_url(feed["url"])
     if plain["server"].get("token") is not None:
@@ -84,16 +83,14 @@ def _without_secrets(plain: dict) -> dict:
 
 def cmd_import_opml(_cfg: None, args) -> int:
     from ingest.config.opml_import import import_opml
-    from ingest.redact import redact_url
 
     report = import_opml(args.config, args.file, dry_run=args.dry_run)
+    verb = "would add" if args.dry_run else "added"
     for feed in report.added:
-        print(f"{'would add' if args.dry_run else 'added'}\t{feed.name or '-'}\t"
-              f"{redact_url(feed.url)}")
+        print(f"{verb}\t{feed.name or '-'}\t{redact_url(feed.url)}")
     for feed, reason in report.skipped:
         print(f"import-opml: skipped {feed.name or redact_url(feed.url)} "
               f"({args.file}:{feed.line}): {reason}", file=sys.stderr)
-    verb = "would add" if args.dry_run else "added"
     print(f"import-opml: {verb} {len(report.added)} feeds to {args.config}, "
           f"skipped {len(report.skipped)}", file=sys.stderr)
     return EXIT_OK

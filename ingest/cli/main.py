@@ -1,7 +1,6 @@
 """The `ingest` command: a thin shell over the pipeline, the daemon and the small commands.
 
-Exit status: 0 everything worked, 1 something failed at run time (each failure
-named on stderr), 2 configuration or usage error.
+Exit statuses: `ingest.cli.exits` (0 worked, 1 failed at run time, 2 configuration or usage).
 """
 
 from __future__ import annotations
@@ -16,13 +15,11 @@ import traceback
 
 from ingest import __version__
 from ingest.cli import commands
-from ingest.config.model import Config
+from ingest.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from ingest.config.load import load_config
+from ingest.config.model import Config
 from ingest.errors import ConfigError, IngestError
 from ingest.redact import Redactor
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-log = logging.getLogger("ingest.cli")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,17 +39,19 @@ def main(argv: list[str] | None = None) -> int:
         if cfg is not None:
             redact = _redact_config_secrets(cfg)
         return args.handler(cfg, args)
-    except ConfigError as exc:
-        print(f"ingest: {redact(str(exc))}", file=sys.stderr)
-        return EXIT_USAGE
     except IngestError as exc:
         print(f"ingest: {redact(str(exc))}", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAILED
     except BrokenPipeError:  # `ingest status | head`: the reader has what it wanted
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _discard_stdout()
         return EXIT_FAILED
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null: the reader has gone, and flushing at exit must not fail."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _redact_config_secrets(cfg: Config) -> Redactor:
@@ -108,8 +107,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_fetch(cfg: Config, args) -> int:
-    from ingest.pipeline.app import open_pipeline
     from ingest.cli.progress import fetch_progress, wanted
+    from ingest.pipeline.app import open_pipeline
 
     feeds = _select_feeds(cfg, args.feed)
     sink = _stdout_sink(cfg, args.output)
@@ -122,7 +121,7 @@ def cmd_fetch(cfg: Config, args) -> int:
     with fetch_progress(len(feeds), show) as on_event:
         stats = asyncio.run(go(on_event))
     if sink is not None and sink.broken:  # the reader left: no complaint at exit
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _discard_stdout()
     print(stats.summary(), file=sys.stderr)
     return EXIT_OK if not stats.failed else EXIT_FAILED
 

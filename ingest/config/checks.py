@@ -2,14 +2,14 @@
 
 Each check is a function of one value; the factories (``duration``, ``size``,
 ``integer``, ``choice``, ``optional``) return one, with the bounds that
-config_schema.py chooses per setting. config_source.RawSetting adds the file,
-line and key to the message.
+ingest.config.schema chooses per setting. ingest.config.source.RawSetting adds the
+file, line and key to the message.
 
 A footer pattern is a program from the user, run on every article's lines. It is
 compiled here as the footer stage compiles it (`ingest.site_patterns`), so a pattern
 the stage cannot take is a config error, whatever the compiler raises. Its
 length and counted repeats are bounded before it is compiled: the compiler writes
-``(?:(?:a{100}){100}){100}`` out in full, which takes seconds, and one more level minutes.
+``(?:(?:a{100}){100}){100}`` out in full, so its work multiplies with each level of nesting.
 """
 
 from __future__ import annotations
@@ -22,13 +22,14 @@ from urllib.parse import urlsplit
 
 from ingest.config.source import BadValue, describe_value, item_line, key_line
 from ingest.units import format_duration, parse_duration, parse_size, short_repr
+from ingest.urls import without_www
 
 _LONGEST_PATTERN = 1000  # characters; a footer pattern matches within one line
 _MOST_REPEAT_WORK = 100_000  # the counts of all {n,m} repeats multiplied
 _COUNTED_REPEAT = re.compile(r"\{(\d*+)(?:,(\d*+))?+\}")
 # The regex module's recursion: (?R), (?1), (?-1), (?&name), (?P>name). Python's re,
 # whose syntax footer patterns are written in, has none; on an empty line it recurses
-# until memory runs out, ignoring the match timeout for seconds.
+# until memory runs out, and the match timeout does not stop it in time.
 _RECURSION = re.compile(r"\(\?(?:R|[+-]?+\d++|&\w++|P>\w++)\)")
 _EMPTY_LINE_TIMEOUT = 0.5  # seconds
 
@@ -120,7 +121,7 @@ def footer_sites(value: Any) -> dict[str, tuple[str, ...]]:
     for host, patterns in value.items():
         line = key_line(value, host)
         sub = f".{host}" if isinstance(host, str) and len(host) <= 100 else ""
-        site = host.strip().lower().removeprefix("www.") if isinstance(host, str) else ""
+        site = without_www(host.strip().lower()) if isinstance(host, str) else ""
         if not site or re.search(r"[/:\s]", site):
             raise BadValue(f"expected a host name such as 'ansa.it', got {describe_value(host)}",
                            sub, line)

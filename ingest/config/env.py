@@ -1,6 +1,6 @@
 """``INGEST_<SECTION>_<KEY>`` environment variables override config.yaml settings.
 
-Text settings (``env="raw"`` in config_schema.py) are taken as is; the others
+Text settings (``env="raw"`` in ingest.config.schema) are taken as is; the others
 are read as one YAML scalar. A bad value is an error, and so is a variable for a
 setting that may only be set in the file (``INGEST_FEEDS``,
 ``INGEST_FOOTERS_SITES``). Any other ``INGEST_*`` name is not an error but one
@@ -13,14 +13,13 @@ names are service links. INGEST_CONFIG is read by the CLI and skipped here.
 
 from __future__ import annotations
 
-import difflib
 import logging
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ingest.config.schema import SECTION_FIELDS
-from ingest.config.source import RawSetting
+from ingest.config.source import RawSetting, closest_match
 from ingest.config.yaml_reader import round_trip_reader, yaml_problem
 from ingest.errors import ConfigError
 from ingest.units import short_repr
@@ -87,8 +86,8 @@ def _hinted(name: str) -> str:
     if len(name) > _LONGEST_NAME:
         return short_repr(name)
     suffixes = [known[len(_ENV_PREFIX):] for known in _ENV_NAMES]
-    near = difflib.get_close_matches(name[len(_ENV_PREFIX):].upper(), suffixes, n=1)
-    return f"{name} (did you mean {_ENV_PREFIX}{near[0]}?)" if near else name
+    near = closest_match(name[len(_ENV_PREFIX):].upper(), suffixes)
+    return f"{name} (did you mean {_ENV_PREFIX}{near}?)" if near else name
 
 
 def _service_of_link(name: str) -> str | None:

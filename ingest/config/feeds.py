@@ -1,6 +1,6 @@
 """The ``feeds:`` list of config.yaml -> Feed models.
 
-Each feed is checked against config_schema.FEED_FIELDS; URLs (normalized) and
+Each feed is checked against ingest.config.schema.FEED_FIELDS; URLs (normalized) and
 names (case-folded) must be unique; a feed without a name gets one derived
 from its URL, made unique with -2, -3...
 """
@@ -15,11 +15,16 @@ from urllib.parse import urlsplit
 
 from ingest.config.schema import FEED_FIELDS
 from ingest.config.source import (
-    RawSetting, config_error, describe_value, item_line, key_line, reject_unknown_keys,
+    RawSetting,
+    config_error,
+    describe_value,
+    item_line,
+    key_line,
+    reject_unknown_keys,
 )
 from ingest.errors import ConfigError
 from ingest.models import Feed
-from ingest.urls import normalize_url
+from ingest.urls import normalize_url, without_www
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,7 @@ def load_feeds(top: dict, label: str) -> tuple[Feed, ...]:
     _check_unique(drafts, "name", str.casefold, "is already the name of")
     names = _feed_names(drafts)
     return tuple(Feed(name, d.values["url"], d.values.get("interval"), d.values.get("tags", ()))
-                 for name, d in zip(names, drafts))
+                 for name, d in zip(names, drafts, strict=True))
 
 
 def _feed_draft(seq: list, i: int, label: str) -> _FeedDraft:
@@ -67,10 +72,10 @@ def _check_unique(drafts: list[_FeedDraft], key: str, norm: Callable[[str], str]
         value = draft.values.get(key)
         earlier = first.setdefault(norm(value), draft) if value is not None else draft
         if earlier is not draft:
-            raw = draft.raws[key]
+            raw, first_line = draft.raws[key], earlier.raws[key].line
+            at = "" if first_line is None else f" (line {first_line + 1})"
             raise config_error(raw.where, raw.line, f"{draft.path}.{key}",
-                               f"{value!r} {clash} {earlier.path} "
-                               f"(line {earlier.raws[key].line + 1})")
+                               f"{value!r} {clash} {earlier.path}{at}")
 
 
 def _feed_names(drafts: list[_FeedDraft]) -> list[str]:
@@ -83,8 +88,8 @@ def _feed_names(drafts: list[_FeedDraft]) -> list[str]:
 class FeedNames:
     """The feed names in use, compared case-folded; `claim` returns a free one.
 
-    The next suffix to try is kept per name, so that ten thousand feeds wanting the
-    same name (an OPML file can hold them) cost ten thousand steps, not fifty million.
+    The next suffix to try is kept per name, so that many feeds wanting the same name
+    (an OPML file can hold thousands) are named in linear work, not quadratic.
     """
 
     def __init__(self, taken: Iterable[str] = ()) -> None:
@@ -92,7 +97,7 @@ class FeedNames:
         self._next: dict[str, int] = {}  # case-folded name -> the suffix to try next
 
     def claim(self, name: str) -> str:
-        """``name``, or ``name-2``, ``name-3``... the first not in use, now in use."""
+        """``name``, or ``name-2``, ``name-3``... the first not in use; it is then taken."""
         candidate, n = name, self._next.get(name.casefold(), 2)
         while candidate.casefold() in self._taken:
             candidate, n = f"{name}-{n}", n + 1
@@ -104,7 +109,7 @@ class FeedNames:
 def _derive_name(url: str) -> str:
     """``https://www.ansa.it/sito/topnews_rss.xml`` -> ``ansa.it-sito-topnews_rss.xml``."""
     parts = urlsplit(url)
-    host = (parts.hostname or "").removeprefix("www.")
+    host = without_www(parts.hostname or "")
     host += f"-{parts.port}" if parts.port else ""
     rest = re.sub(r"[^\w.]+", "-", f"{parts.path}?{parts.query}").strip("-.")
     return f"{host}-{rest}" if rest else host

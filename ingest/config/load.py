@@ -31,21 +31,30 @@ from typing import Any
 
 from ingest.config.env import apply_env_overrides, warn_unknown_env
 from ingest.config.feeds import load_feeds
+from ingest.config.model import (
+    Config,
+    ExtractConfig,
+    FootersConfig,
+    HttpConfig,
+    OutputConfig,
+    ScheduleConfig,
+    ServerConfig,
+    StateConfig,
+)
 from ingest.config.schema import SECTION_FIELDS
 from ingest.config.source import (
-    RawSetting, config_error, describe_value, key_line, parse_yaml, read_text,
-    reject_unknown_keys, resolve_path,
-)
-from ingest.config.model import (
-    Config, ExtractConfig, FootersConfig, HttpConfig, OutputConfig, ScheduleConfig, ServerConfig,
-    StateConfig,
+    RawSetting,
+    config_error,
+    describe_value,
+    key_line,
+    parse_yaml,
+    read_text,
+    reject_unknown_keys,
+    resolve_path,
 )
 from ingest.units import format_duration
 
-__all__ = ["load_config"]
-
-
-# The dataclass each section of config_schema.SECTION_FIELDS is built into.
+# The dataclass each section of SECTION_FIELDS is built into.
 _SECTION_TYPES: dict[str, type] = {
     "output": OutputConfig, "state": StateConfig, "http": HttpConfig,
     "extract": ExtractConfig, "footers": FootersConfig, "schedule": ScheduleConfig,
@@ -53,15 +62,12 @@ _SECTION_TYPES: dict[str, type] = {
 }
 
 
-# --- loading -------------------------------------------------------------------
-
-
 def load_config(path: str | os.PathLike, env: Mapping[str, str] | None = None) -> Config:
     """Read ``path``, apply ``INGEST_*`` overrides from ``env`` and validate.
 
     Raises ConfigError (one message: ``file:line: key: problem``) on the first problem,
     and nothing else, whatever the file and the environment hold. ``INGEST_*``
-    variables that set nothing are one warning (see config_env.py).
+    variables that set nothing are one warning (see ingest.config.env).
     """
     label = os.fspath(path)
     file = Path(os.path.abspath(label))

@@ -14,11 +14,6 @@ from typing import Any
 from ingest import USER_AGENT
 from ingest.models import Feed
 
-__all__ = [
-    "Config", "OutputConfig", "StateConfig", "HttpConfig", "ExtractConfig", "FootersConfig",
-    "ScheduleConfig", "ServerConfig", "effective_config",
-]
-
 
 @dataclass(frozen=True)
 class OutputConfig:

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NoReturn
 from xml.etree import ElementTree as ET
 from xml.parsers import expat
 
 from ingest.errors import ConfigError
 from ingest.models import Feed
 
-MAX_OPML_BYTES = 10_000_000  # an export of 50,000 feeds is about that
+MAX_OPML_BYTES = 10_000_000  # far past a reader's export (a line per feed)
 _MAX_FOLDERS = 50  # outlines within outlines; readers' exports nest two or three
 
 
@@ -41,57 +42,69 @@ def parse_opml(data: bytes, where: str) -> list[OpmlFeed]:
     if len(data) > MAX_OPML_BYTES:
         raise ConfigError(f"{where}: larger than {MAX_OPML_BYTES:,} bytes, more than any OPML "
                           "export of feeds; is it the right file? If so, split it")
-    parser = expat.ParserCreate()
-    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
-    folders: list[str | None] = []  # the title each open outline gives its children
-    feeds: list[OpmlFeed] = []
-    root: list[str] = []
+    reader = _OutlineReader(where)
+    reader.read(data)
+    return reader.feeds
 
-    def refuse(*_args) -> None:
-        raise ConfigError(f"{where}:{parser.CurrentLineNumber}: a DOCTYPE or entity "
+
+class _OutlineReader:
+    """expat's handlers for one document: the feeds found, and the outlines open around
+    the one being read."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.feeds: list[OpmlFeed] = []
+        self.folders: list[str | None] = []  # the title each open outline gives its children
+        self.root: str | None = None
+        self.parser = parser = expat.ParserCreate()
+        parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+        parser.StartDoctypeDeclHandler = self.refuse
+        parser.EntityDeclHandler = self.refuse
+        parser.ExternalEntityRefHandler = self.refuse
+        parser.StartElementHandler, parser.EndElementHandler = self.start, self.end
+
+    def read(self, data: bytes) -> None:
+        where, parser = self.where, self.parser
+        try:
+            parser.Parse(data, True)
+        except expat.ExpatError as exc:
+            raise ConfigError(f"{where}:{exc.lineno}: not well-formed XML "
+                              f"({expat.errors.messages[exc.code]}); is it an OPML file?") from None
+        except (LookupError, ValueError) as exc:  # UnicodeError is a ValueError
+            # expat knows UTF-8, UTF-16 and Latin-1; another declared encoding goes through a
+            # Python codec, which may not exist or may not be a one-byte text encoding.
+            raise ConfigError(f"{where}:{parser.CurrentLineNumber}: cannot read the encoding "
+                              f"its XML declaration names ({' '.join(str(exc).split())}); "
+                              "save the file as UTF-8 and import it again") from exc
+        if self.root is None or self.root.lower() != "opml":
+            raise ConfigError(f"{where}: not an OPML file (the root element is "
+                              f"<{self.root or '?'}>, expected <opml>)")
+
+    def refuse(self, *_args: object) -> NoReturn:
+        raise ConfigError(f"{self.where}:{self.parser.CurrentLineNumber}: a DOCTYPE or entity "
                           "declaration; OPML needs none and it is refused for safety. "
                           "Remove it and import again")
 
-    def start(tag: str, attrs: dict[str, str]) -> None:
-        if not root:
-            root.append(tag)
+    def start(self, tag: str, attrs: dict[str, str]) -> None:
+        if self.root is None:
+            self.root = tag
         if tag.lower() != "outline":
             return
-        if len(folders) >= _MAX_FOLDERS:
-            raise ConfigError(f"{where}:{parser.CurrentLineNumber}: outlines nested more than "
+        line = self.parser.CurrentLineNumber
+        if len(self.folders) >= _MAX_FOLDERS:
+            raise ConfigError(f"{self.where}:{line}: outlines nested more than "
                               f"{_MAX_FOLDERS} deep; an OPML export nests folders a few levels")
         attrs = {k.lower(): v for k, v in attrs.items()}
         title = _one_line(attrs.get("title") or attrs.get("text") or "")
         url = (attrs.get("xmlurl") or "").strip()
         if url:
-            tags = [t for t in folders if t] + _categories(attrs.get("category", ""))
-            feeds.append(OpmlFeed(url, title or None, tuple(dict.fromkeys(tags)),
-                                  parser.CurrentLineNumber))
-        folders.append(None if url else title)
+            tags = [t for t in self.folders if t] + _categories(attrs.get("category", ""))
+            self.feeds.append(OpmlFeed(url, title or None, tuple(dict.fromkeys(tags)), line))
+        self.folders.append(None if url else title)
 
-    def end(tag: str) -> None:
+    def end(self, tag: str) -> None:
         if tag.lower() == "outline":
-            folders.pop()
-
-    parser.StartDoctypeDeclHandler = refuse
-    parser.EntityDeclHandler = refuse
-    parser.ExternalEntityRefHandler = refuse
-    parser.StartElementHandler, parser.EndElementHandler = start, end
-    try:
-        parser.Parse(data, True)
-    except expat.ExpatError as exc:
-        raise ConfigError(f"{where}:{exc.lineno}: not well-formed XML "
-                          f"({expat.errors.messages[exc.code]}); is it an OPML file?") from None
-    except (LookupError, ValueError) as exc:  # UnicodeError is a ValueError
-        # expat knows UTF-8, UTF-16 and Latin-1; another declared encoding goes through a
-        # Python codec, which may not exist or may not be a one-byte text encoding.
-        raise ConfigError(f"{where}:{parser.CurrentLineNumber}: cannot read the encoding "
-                          f"its XML declaration names ({' '.join(str(exc).split())}); "
-                          "save the file as UTF-8 and import it again") from exc
-    if not root or root[0].lower() != "opml":
-        raise ConfigError(f"{where}: not an OPML file (the root element is "
-                          f"<{root[0] if root else '?'}>, expected <opml>)")
-    return feeds
+            self.folders.pop()
 
 
 def _categories(value: str) -> list[str]:
@@ -114,10 +127,10 @@ def render_opml(feeds: Iterable[Feed], title: str = "ingest feeds") -> bytes:
     for feed in feeds:
         parent = body
         if feed.tags:
-            parent = folders.get(feed.tags[0])
-            if parent is None:
-                parent = folders[feed.tags[0]] = ET.SubElement(
-                    body, "outline", text=feed.tags[0], title=feed.tags[0])
+            folder = feed.tags[0]
+            if folder not in folders:
+                folders[folder] = ET.SubElement(body, "outline", text=folder, title=folder)
+            parent = folders[folder]
         attrs = {"type": "rss", "text": feed.name, "title": feed.name, "xmlUrl": feed.url}
         if len(feed.tags) > 1:
             attrs["category"] = ",".join("/" + t.replace("/", " ").replace(",", " ")

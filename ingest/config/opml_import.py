@@ -27,13 +27,13 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.util import load_yaml_guess_indent
 
-from ingest.config.load import load_config
 from ingest.config.checks import http_url
 from ingest.config.feeds import FeedNames
+from ingest.config.load import load_config
+from ingest.config.opml import MAX_OPML_BYTES, OpmlFeed, parse_opml
 from ingest.config.source import BadValue, config_error, read_text
 from ingest.config.yaml_reader import round_trip_reader, yaml_problem
 from ingest.errors import ConfigError
-from ingest.config.opml import MAX_OPML_BYTES, OpmlFeed, parse_opml
 from ingest.urls import normalize_url
 
 

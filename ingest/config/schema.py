@@ -1,9 +1,9 @@
 """The keys config.yaml may hold, as data: section -> key -> Field, and a feed's keys.
 
-A Field says how the value is checked (config_checks.py, with the bounds chosen
+A Field says how the value is checked (ingest.config.checks, with the bounds chosen
 here per setting), whether an ``INGEST_<SECTION>_<KEY>`` variable may set it,
-and a default path. Other defaults live on the dataclasses in config.py, which
-has one per section here.
+and a default path. Other defaults live on the dataclasses of ingest.config.model,
+one per section here.
 """
 
 from __future__ import annotations

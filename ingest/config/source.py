@@ -1,22 +1,22 @@
 """Where a setting came from, and how a problem with it is worded.
 
 A config is read with ruamel's safe loader first: libyaml when ruamel.yaml.clib is
-installed, ~10× quicker than the round-trip loader for a long feed list, but its
+installed, much quicker than the round-trip loader on a long feed list, but its
 plain dicts and lists know no lines. Only when that reading fails (a problem in the
 file, or syntax that libyaml, which keeps YAML 1.1's, does not take) is the file
 read again with the round-trip loader, whose mappings and lists know the line of
-each key and item (see `config.load_config`). An environment override carries
+each key and item (see `ingest.config.load.load_config`). An environment override carries
 its variable's name instead of a line. Every problem becomes one ConfigError:
 ``config.yaml:14: feeds[3].url: problem`` or ``env INGEST_HTTP_TIMEOUT: http.timeout: problem``.
 The file is read whole up to _MAX_CHARS characters, with the bounded readers of
-`config_yaml`.
+`ingest.config.yaml_reader`.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import date
@@ -25,12 +25,19 @@ from typing import Any
 
 from ruamel.yaml.comments import TaggedScalar
 
-from ingest.config.yaml_reader import (TOO_DEEP, TooDeep, UnreadableValue, round_trip_reader,
-                                safe_load, tag_name, yaml_problem)
+from ingest.config.yaml_reader import (
+    TOO_DEEP,
+    TooDeep,
+    UnreadableValue,
+    round_trip_reader,
+    safe_load,
+    tag_name,
+    yaml_problem,
+)
 from ingest.errors import ConfigError
 from ingest.units import short_repr
 
-_MAX_CHARS = 10_000_000  # a config with 100,000 feeds is under 8 million
+_MAX_CHARS = 10_000_000  # far past a real config (a line or two per feed)
 
 
 class BadValue(ValueError):
@@ -164,9 +171,15 @@ def reject_unknown_keys(node: dict, allowed: Any, label: str, path: str) -> None
             raise config_error(label, line, path or "top level",
                                f"keys must be text, got {describe_value(key)}")
         if key not in allowed:
-            near = difflib.get_close_matches(key, list(allowed), n=1) if len(key) < 100 else []
-            hint = (f"did you mean {near[0]!r}?" if near
-                    else f"expected one of: {', '.join(allowed)}")
+            near = closest_match(key, allowed) if len(key) < 100 else None
+            hint = f"did you mean {near!r}?" if near else f"expected one of: {', '.join(allowed)}"
             shown = key if len(key) <= 60 and key.isprintable() else short_repr(key)
             raise config_error(label, line, f"{path}.{shown}" if path else shown,
                                f"unknown key; {hint}")
+
+
+def closest_match(word: str, options: Iterable[str]) -> str | None:
+    """The option ``word`` is most likely a misspelling of, for a "did you mean" hint;
+    None if none is close. Callers bound the length of ``word`` (the work grows with it)."""
+    near = difflib.get_close_matches(word, list(options), n=1)
+    return near[0] if near else None

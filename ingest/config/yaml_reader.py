@@ -9,7 +9,7 @@ which its setting's check refuses naming the key (`round_trip_reader`; ``strict`
 YAML error at its line); a mapping that cannot be built (merged into itself) is an error
 at its line.
 
-`config_source` reads the file with these and turns every error into a ConfigError.
+`ingest.config.source` reads the file with these and turns every error into a ConfigError.
 """
 
 from __future__ import annotations

@@ -8,9 +8,8 @@ from importlib import metadata
 import pytest
 from ruamel.yaml import YAML
 
-from helpers.cli import run_cli
-
 import ingest
+from helpers.cli import run_cli
 
 CONFIG = """\
 feeds:

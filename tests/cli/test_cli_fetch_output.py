@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
+import ingest
 from helpers.cli import run_cli
-from helpers.records import validate_records
 from helpers.faultserver import FaultServer
 from helpers.newssite import add_small_site, read_records, write_config
-
-import ingest
+from helpers.records import validate_records
 from ingest.sink import gzip_members as sink_gzip
 
 

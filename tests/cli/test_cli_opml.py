@@ -1,7 +1,6 @@
 """`ingest import-opml` and `ingest export-opml`, run as a user runs them."""
 
 from helpers.cli import run_cli
-
 from ingest.config.load import load_config
 
 OPML = """<?xml version="1.0" encoding="UTF-8"?>

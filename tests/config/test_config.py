@@ -10,18 +10,27 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-from helpers.cli import REPO
 from ruamel.yaml import YAML
 
+from helpers.cli import REPO
 from ingest import USER_AGENT
 from ingest.config import load as config_module
-from ingest.config.model import Config, ExtractConfig, FootersConfig, HttpConfig, OutputConfig, ScheduleConfig, ServerConfig, StateConfig, effective_config
 from ingest.config.load import load_config
-from ingest.units import parse_duration, parse_size
+from ingest.config.model import (
+    Config,
+    ExtractConfig,
+    FootersConfig,
+    HttpConfig,
+    OutputConfig,
+    ScheduleConfig,
+    ServerConfig,
+    StateConfig,
+    effective_config,
+)
 from ingest.config.source import parse_yaml
 from ingest.errors import ConfigError
 from ingest.models import Feed
+from ingest.units import parse_duration, parse_size
 
 MINIMAL = "feeds:\n  - url: https://example.com/rss.xml\n"
 

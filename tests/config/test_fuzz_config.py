@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.config.model import Config
 from ingest.config.load import load_config
+from ingest.config.model import Config
 from ingest.config.schema import FEED_FIELDS, SECTION_FIELDS
 from ingest.errors import ConfigError
 
