@@ -1,16 +1,16 @@
 """Peak memory of fetching hostile and ordinary bodies: ingest's bounded decoder, and
 httpx's own decoders for comparison.
 
-    python bench/bodies.py [--cap BYTES] [--httpx]
+    python -m bench.bodies [--cap BYTES] [--httpx]
 
 Serves the test fault server's bodies on 127.0.0.1 (tests/helpers/faultserver.py: the gzip,
 stacked gzip, brotli and zstd bombs, a gzip 404, 400 MB streamed) and ordinary pages
 (1 MB of corpus-like HTML, gzip, br and zstd), and fetches each in a fresh interpreter,
 twice: once for the growth of its peak resident memory (ru_maxrss, after imports and the
 client are set up), once under tracemalloc for the peak of Python's traced allocations.
-Prints a markdown table. ``--httpx`` adds rows read through httpx's decoders
-(``aiter_bytes``, as ingest read br, zstd and stacked codings before, and ``aread`` for
-error bodies): those rows decode bombs whole and may need several GB. The resident
+Prints a markdown table. ``--httpx`` adds rows read through httpx's own decoders
+(``aiter_bytes``, and ``aread`` for error bodies): those rows decode bombs whole and
+may need several GB. The resident
 growth is measured from the peak reset after the set-up (Linux; elsewhere from the
 set-up's own peak, which hides smaller growth).
 """
@@ -23,13 +23,11 @@ import gzip
 import json
 import resource
 import subprocess
-import sys
 import time
 import tracemalloc
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+from bench.common import REPO, argument_parser, bench_command, bench_env, table_head, table_row
 
 PAGE = b"<html><body>" + b"".join(b"<p>Story %d of the harbour council.</p>" % i
                                   for i in range(25_000)) + b"</body></html>"
@@ -45,7 +43,8 @@ CASES = [  # (label, path on the fault server)
 def serve():
     import brotli
     import zstandard
-    from helpers.faultserver import FaultServer, brotli_bomb, gzip_bomb, stacked_gzip_bomb, zstd_bomb
+
+    from tests.helpers.faultserver import FaultServer, brotli_bomb, gzip_bomb, stacked_gzip_bomb, zstd_bomb
 
     for build in (gzip_bomb, stacked_gzip_bomb, brotli_bomb, zstd_bomb):
         build()
@@ -97,7 +96,7 @@ def one(url: str, cap: int, decoder: str, traced: bool) -> dict:
     read = with_ingest if decoder == "ingest" else with_httpx
     try:  # warm-up: lazy imports, the SSL context (nobody listens on port 9)
         asyncio.run(read("http://127.0.0.1:9/", cap))
-    except Exception:  # noqa: BLE001  (httpx's ConnectError: expected)
+    except Exception:  # httpx's ConnectError: expected
         pass
     before = _rss_now_reset_peak()
     if traced:
@@ -140,8 +139,8 @@ def _rss_peak() -> int:
 def measured(url: str, cap: int, decoder: str) -> dict:
     figures: dict = {}
     for traced in (False, True):
-        proc = subprocess.run([sys.executable, __file__, "--one", url, "--cap", str(cap),
-                               "--decoder", decoder] + (["--traced"] if traced else []),
+        cmd = bench_command("bodies", "--one", url, "--cap", str(cap), "--decoder", decoder)
+        proc = subprocess.run(cmd + (["--traced"] if traced else []), cwd=REPO, env=bench_env(),
                               capture_output=True, text=True, timeout=600)
         if proc.returncode != 0:
             lines = proc.stderr.strip().splitlines() or ["no output"]
@@ -155,7 +154,7 @@ def mb(value: float | None) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argument_parser("bodies", __doc__)
     parser.add_argument("--cap", type=int, default=5_000_000, help="max_page_bytes")
     parser.add_argument("--httpx", action="store_true", help="also httpx's decoders")
     parser.add_argument("--one", help=argparse.SUPPRESS)
@@ -168,15 +167,15 @@ def main() -> None:
     server = serve()
     decoders = ["ingest", "httpx"] if args.httpx else ["ingest"]
     print(f"Fetching bodies with max_page_bytes = {args.cap} ({mb(args.cap)} MB)\n")
-    print("| body | decoded by | outcome | seconds | peak RSS growth, MB | peak traced, MB |")
-    print("|---|---|---|---:|---:|---:|")
+    print(table_head(("body", "decoded by", "outcome", "seconds", "peak RSS growth, MB",
+                      "peak traced, MB"), "lllrrr"))
     try:
         for label, path in CASES:
             for decoder in decoders:
                 f = measured(server.url(path), args.cap, decoder)
                 seconds = f"{f['seconds']:.2f}" if "seconds" in f else ""
-                print(f"| {label} | {decoder} | {f['outcome']} | {seconds} | "
-                      f"{mb(f.get('rss_growth'))} | {mb(f.get('traced'))} |", flush=True)
+                print(table_row((label, decoder, f["outcome"], seconds, mb(f.get("rss_growth")),
+                                 mb(f.get("traced")))), flush=True)
     finally:
         server.close()
 

@@ -1,6 +1,6 @@
 """`ingest run` against every hostile input the hardening audit found; prints Markdown.
 
-    python bench/hostile.py [--workers 2] [--timeout 10s]
+    python -m bench.hostile [--workers 2] [--timeout 10s]
 
 Starts the real daemon (a subprocess) on the site of tests/helpers/hostilesite.py (127.0.0.1
 only): one feed whose healthy items sit beside hostile titles, links and pages, and feeds
@@ -12,24 +12,21 @@ feed's outcome as /status shows it; then the records written and the daemon's ex
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from helpers.daemonrun import Run, free_port  # noqa: E402
-from helpers.faultserver import FaultServer  # noqa: E402
-from helpers.hostilesite import build, daemon_config  # noqa: E402
-from helpers.newssite import read_records  # noqa: E402
+from bench.common import argument_parser, table
+from tests.helpers.daemonrun import Run, free_port
+from tests.helpers.faultserver import FaultServer
+from tests.helpers.hostilesite import build, daemon_config
+from tests.helpers.newssite import read_records
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser("hostile", __doc__)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--timeout", default="10s", help="extract.timeout (a job's deadline)")
     args = parser.parse_args()
@@ -63,16 +60,13 @@ def watch(run: Run, feeds: int) -> tuple[list[float], list[dict]]:
 
 
 def report(answers, status, polled, records, healthy, code, stop_seconds, log) -> None:
-    print("| /healthz answers | median | slowest | over 1 s |")
-    print("|---:|---:|---:|---:|")
-    print(f"| {len(answers)} | {statistics.median(answers) * 1000:.1f} ms | "
-          f"{max(answers) * 1000:.1f} ms | {sum(1 for a in answers if a > 1)} |")
+    print(table(("/healthz answers", "median", "slowest", "over 1 s"),
+                [(len(answers), f"{statistics.median(answers) * 1000:.1f} ms",
+                  f"{max(answers) * 1000:.1f} ms", sum(1 for a in answers if a > 1))], "rrrr"))
     print()
-    print("| feed | failures | last error |")
-    print("|---|---:|---|")
-    for row in status:
-        error = (row.get("last_error") or "-").replace("|", "/")
-        print(f"| {row['feed']} | {row['failures']} | {error[:140]} |")
+    print(table(("feed", "failures", "last error"),
+                [(row["feed"], row["failures"],
+                  (row.get("last_error") or "-").replace("|", "/")[:140]) for row in status], "lrl"))
     print()
     written = {r["url"] for r in records}
     print(f"all feeds polled after {polled:.1f} s; {len(records)} records written, "

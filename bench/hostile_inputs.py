@@ -1,28 +1,31 @@
 """Time parse_feed, extract_article and decode_html on the hostile inputs of the hardening
 audit; prints a Markdown table.
 
-    python bench/hostile_inputs.py                        # this checkout
-    python bench/hostile_inputs.py --before DIR           # and another one, side by side
-    python bench/hostile_inputs.py --timeout 30 [CASE...] # give up on a case after 30 s
+    python -m bench.hostile_inputs                        # this checkout
+    python -m bench.hostile_inputs --before DIR           # and another one, side by side
+    python -m bench.hostile_inputs --timeout 30 [CASE...] # give up on a case after 30 s
 
 DIR is a directory holding an ``ingest`` package, e.g. an export of an older commit
-(``git archive <commit> | tar -x -C DIR``). Each case runs in its own interpreter, after
-a warm-up call (imports, trafilatura's and dateparser's lazy caches), so its figure is
-the one call's wall time; a case still running after --timeout is reported as "> N s".
-Sizes are the audit's reproducers, at a size that took seconds before the bounds (some
-took hours or never finished at the largest size the caps allow).
+(``git archive <commit> | tar -x -C DIR``). Each case runs in its own interpreter, which
+imports ``ingest`` from the checkout of its column, after a warm-up call (imports,
+trafilatura's and dateparser's lazy caches), so its figure is the one call's wall time;
+a case still running after --timeout is reported as "> N s". Each input is the audit's
+reproducer, at a size where work that grows faster than the input shows as seconds.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.machinery
+import importlib.util
 import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.common import REPO, argument_parser, bench_command, bench_env, table_head, table_row
+
 _BODY = "<p>" + "The council met on Tuesday to discuss the budget for the coming year. " * 4
 _SCHEMA = {"@context": "https://schema.org", "@type": "NewsArticle"}
 
@@ -96,8 +99,18 @@ CASES = {
 }
 
 
+def load_ingest(code: Path) -> None:
+    """Import the ``ingest`` package of ``code`` (a checkout), whatever sys.path holds."""
+    spec = importlib.machinery.PathFinder.find_spec("ingest", [str(code)])
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"bench: no ingest package in {code}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["ingest"] = module
+    spec.loader.exec_module(module)
+
+
 def child(case: str) -> float:
-    """One case in this interpreter (its ``ingest`` first on sys.path): seconds."""
+    """One case in this interpreter, with ``ingest`` already loaded: seconds."""
     stage, build = CASES[case]
     content = build()
     call = _stage_call(stage)
@@ -115,7 +128,7 @@ def _stage_call(stage: str):
             function(*args, **kwargs)
         except IngestError:  # a refusal is an answer too
             pass
-        except Exception as exc:  # noqa: BLE001 - the bug some cases had: reported
+        except Exception as exc:  # any other exception is a bug: reported
             print(f"raised {type(exc).__name__}", file=sys.stderr)
 
     if stage == "feed":
@@ -133,11 +146,11 @@ def _stage_call(stage: str):
 
 
 def measure(case: str, code: Path, timeout: float) -> str:
-    command = [sys.executable, __file__, "--child", case]
-    env = {"PYTHONPATH": str(code), "PATH": "/usr/bin:/bin"}
+    command = bench_command("hostile_inputs", "--child", case, "--code", str(code))
+    env = bench_env({"PATH": "/usr/bin:/bin"})
     try:
         proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env,
-                              check=False)
+                              cwd=REPO, check=False)
     except subprocess.TimeoutExpired:
         return f"> {timeout:.0f} s"
     if proc.returncode != 0:
@@ -147,23 +160,24 @@ def measure(case: str, code: Path, timeout: float) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser("hostile_inputs", __doc__)
     parser.add_argument("cases", nargs="*", help="case names (default: all)")
     parser.add_argument("--before", type=Path, help="a directory holding an older ingest")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per case")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--code", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
+        load_ingest(args.code)
         print(child(args.child))
         return
     cases = args.cases or list(CASES)
-    columns = [("this checkout", ROOT)] + ([("before", args.before)] if args.before else [])
-    print("| input | bytes | " + " | ".join(name for name, _ in columns) + " |")
-    print("|---|---:|" + "---:|" * len(columns))
+    columns = [("this checkout", REPO)] + ([("before", args.before.resolve())] if args.before else [])
+    print(table_head(("input", "bytes", *(name for name, _ in columns)), "lr" + "r" * len(columns)))
     for case in cases:
         size = len(CASES[case][1]())
         cells = [measure(case, code, args.timeout) for _, code in columns]
-        print(f"| {case} | {size:,} | " + " | ".join(cells) + " |", flush=True)
+        print(table_row((case, f"{size:,}", *cells)), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """Accuracy of article metadata (title, authors, date) on the shared corpus; prints Markdown.
 
-    python bench/metadata.py [CORPUS_DIR]               # ingest.extract.page.extract_article
-    python bench/metadata.py --reference [CORPUS_DIR]   # bare trafilatura.bare_extraction
+    python -m bench.metadata [CORPUS_DIR]               # ingest.extract.page.extract_article
+    python -m bench.metadata --reference [CORPUS_DIR]   # bare trafilatura.bare_extraction
 
-CORPUS_DIR defaults to ../shared/corpus (from the project root). Each page is extracted
+CORPUS_DIR defaults to ../shared/corpus (beside the repository). Each page is extracted
 with need_date=True and need_language=True (the page is the only source) and the URL
 the ground truth gives (http://example.invalid/<file> when it gives none).
 
@@ -33,8 +33,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.common import CORPUS, argument_parser, table
 from ingest.errors import SkipEntry
 from ingest.extract.page import extract_article
 from ingest.extract.page_decoding import decode_html
@@ -153,29 +152,31 @@ def _rate(hit_n: list[int]) -> str:
 def report(stats: dict[str, dict], cpu: float, pages: int, who: str) -> str:
     head = ["source", "pages", "no text", "with title", "title =", "title ≈", "with authors",
             "authors found", "author P", "author R", "with date", "date", *COVERAGE]
-    rows = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    rows = []
     for name in (*SOURCES, "overall"):
         s = stats[name]
-        cells = [name, s["pages"][1], s["pages"][1] - s["pages"][0],
-                 s["title exact"][1], _rate(s["title exact"]), _rate(s["title loose"]),
-                 s["authors found"][1], _rate(s["authors found"]), _rate(s["author P"]),
-                 _rate(s["author R"]), s["date"][1], _rate(s["date"]),
-                 *(_rate(s[c]) for c in COVERAGE)]
-        rows.append("| " + " | ".join(str(c) for c in cells) + " |")
+        rows.append([name, s["pages"][1], s["pages"][1] - s["pages"][0],
+                     s["title exact"][1], _rate(s["title exact"]), _rate(s["title loose"]),
+                     s["authors found"][1], _rate(s["authors found"]), _rate(s["author P"]),
+                     _rate(s["author R"]), s["date"][1], _rate(s["date"]),
+                     *(_rate(s[c]) for c in COVERAGE)])
     info = f"{who}: {cpu:.1f} CPU s, {1000 * cpu / max(pages, 1):.0f} ms/page"
-    rows.append(f"| _info_ | {info} |" + " |" * (len(head) - 2))
-    return "\n".join(rows)
+    rows.append(["_info_", info, *[""] * (len(head) - 2)])
+    return table(head, rows, "l" + "r" * (len(head) - 1))
 
 
-def main(argv: list[str]) -> int:
-    args = [a for a in argv[1:] if not a.startswith("--")]
-    corpus = Path(args[0]) if args else ROOT.parent / "shared" / "corpus"
+def main(argv: list[str] | None = None) -> int:
+    parser = argument_parser("metadata", __doc__)
+    parser.add_argument("corpus", nargs="?", type=Path, default=CORPUS, help="the corpus folder")
+    parser.add_argument("--reference", action="store_true",
+                        help="score bare trafilatura.bare_extraction instead")
+    options = parser.parse_args(argv)
+    corpus = options.corpus
     if not (corpus / "pages").is_dir():
         print(f"bench: skipped: no corpus at {corpus}/pages (pass the corpus folder as argument)",
               file=sys.stderr)
         return 2
-    use_reference = "--reference" in argv
-    extract, who = ((reference, "trafilatura.bare_extraction") if use_reference
+    extract, who = ((reference, "trafilatura.bare_extraction") if options.reference
                     else (ours, "ingest.extract.page.extract_article"))
     stats: dict[str, dict] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     pages, cpu = load_pages(corpus / "pages"), 0.0
@@ -192,4 +193,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main())

@@ -1,6 +1,6 @@
 """Worst-case time of every built-in regex on adversarial text; prints Markdown tables.
 
-    python bench/patterns.py [NAME_PART ...]    # only the patterns whose name holds one
+    python -m bench.patterns [NAME_PART ...]    # only the patterns whose name holds one
 
 The patterns and the inputs are those of tests/test_patterns_bounded.py: every compiled
 pattern at module level in ingest, plus each entry of the footer tables, and, per
@@ -11,7 +11,7 @@ input at 200 characters (shortened), the time of that input's search, and the sa
 tests' 50 ms; the search stops growing there, so its input may be shorter). The test
 asserts the same ceiling at 250 characters, the longest line a built-in rule looks at.
 
-The second table times the hardening issue's reproducers through the functions that
+The second table times the hardening audit's reproducers through the functions that
 meet them in the daemon.
 """
 
@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-from helpers.redos import worst_case  # noqa: E402
-from test_patterns_bounded import LINE_CEILING, PATTERNS  # noqa: E402
+import ingest
+from bench.common import argument_parser, table
+from ingest.extract.htmltext import html_to_text
+from ingest.footers.lines import is_credit, tail_credit
+from tests.helpers.redos import LINE_CEILING, footer_table_patterns, package_patterns, worst_case
 
-from ingest.footers.lines import is_credit, tail_credit  # noqa: E402
-from ingest.extract.htmltext import html_to_text  # noqa: E402
+PATTERNS = {**package_patterns(ingest)[0], **footer_table_patterns()}
 
 REPRODUCERS = (
     ("agency signature, n = 22", is_credit, "ANSA" + "/AP" * 22 + "/1"),
@@ -50,25 +49,23 @@ def _shown(text) -> str:
     return shown.replace("|", "\\|")
 
 
-def pattern_rows(only: list[str]) -> list[str]:
-    rows = ["| pattern | worst input (200) | ms at 200 | ms at 2,000 |",
-            "|---|---|---:|---:|"]
+def pattern_table(only: list[str]) -> str:
+    rows = []
     for name, pattern in sorted(PATTERNS.items()):
         if only and not any(part in name for part in only):
             continue
         short = worst_case(pattern, 200, LINE_CEILING)
         long = worst_case(pattern, 2_000, LINE_CEILING)
-        rows.append(f"| {name} | {_shown(short.text)} | {_ms(short.seconds)} | "
-                    f"{_ms(long.seconds)} |")
-    return rows
+        rows.append((name, _shown(short.text), _ms(short.seconds), _ms(long.seconds)))
+    return table(("pattern", "worst input (200)", "ms at 200", "ms at 2,000"), rows, "llrr")
 
 
-def reproducer_rows() -> list[str]:
-    rows = ["| reproducer | function | ms (best of 3) |", "|---|---|---:|"]
+def reproducer_table() -> str:
+    rows = []
     for label, func, text in REPRODUCERS:
         best = min(_timed(func, text) for _ in range(3))
-        rows.append(f"| {label} | {func.__name__} | {_ms(best)} |")
-    return rows
+        rows.append((label, func.__name__, _ms(best)))
+    return table(("reproducer", "function", "ms (best of 3)"), rows, "llr")
 
 
 def _timed(func, text) -> float:
@@ -77,13 +74,17 @@ def _timed(func, text) -> float:
     return time.perf_counter() - started
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argument_parser("patterns", __doc__)
+    parser.add_argument("only", nargs="*", metavar="NAME_PART",
+                        help="only the patterns whose name holds one of these")
+    only = parser.parse_args(argv).only
     print(f"Regex worst cases: {len(PATTERNS)} patterns, ceiling {_ms(LINE_CEILING)} ms\n")
-    print("\n".join(pattern_rows(argv)))
+    print(pattern_table(only))
     print("\nReproducers of the hardening issue\n")
-    print("\n".join(reproducer_rows()))
+    print(reproducer_table())
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

@@ -1,10 +1,10 @@
 """Quality of the footer stage on the shared corpus: ours (extract + strip_footers) vs bare
 trafilatura, per source folder. Prints Markdown tables.
 
-    python bench/quality.py [--ingest-extract] [CORPUS_DIR]   # default: ../shared/corpus
+    python -m bench.quality [CORPUS_DIR]   # default: ../shared/corpus
 
-"ours" is extract_text + strip_footers; extract_text is trafilatura.extract until
---ingest-extract swaps in the pipeline's ingest.extract.page.extract_article.
+"ours" is the pipeline's ingest.extract.page.extract_article, then strip_footers; "bare"
+is trafilatura.extract.
 
 Ground truth: fundus = the JSON's body (summary, section headlines, paragraphs) of the
 version key in html_to_expected.json; newspaper4k = txt/<name>.txt; goose3 =
@@ -32,11 +32,17 @@ from pathlib import Path
 
 import trafilatura
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from ingest.footers.strip import (FooterRules, count_batch, is_credit, is_dateline,  # noqa: E402
-                            is_notice, merge_counts, strip_footers)
-from ingest.urls import site_of  # noqa: E402
+from bench.common import CORPUS, argument_parser, table
+from ingest.footers.strip import (
+    FooterRules,
+    count_batch,
+    is_credit,
+    is_dateline,
+    is_notice,
+    merge_counts,
+    strip_footers,
+)
+from ingest.urls import site_of
 
 RULES = FooterRules()
 _CJK = "\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff"
@@ -170,11 +176,10 @@ def _rate(rows) -> str:
 
 
 def report(stats: dict[str, dict]) -> str:
-    head = ("| source | pages | with truth | bare P | bare R | bare F1 | ours P | ours R | "
-            "ours F1 | lines removed | content lines lost | removal precision | "
-            "copyright leaks (`without`) | notice lines left | credit lines left |\n|---|"
-            + "---:|" * 14)
-    rows = [head]
+    head = ("source", "pages", "with truth", "bare P", "bare R", "bare F1", "ours P", "ours R",
+            "ours F1", "lines removed", "content lines lost", "removal precision",
+            "copyright leaks (`without`)", "notice lines left", "credit lines left")
+    rows = []
     for name in ("fundus", "newspaper4k", "goose3", "trafilatura", "wire-style"):
         s = stats.get(name)
         if not s:
@@ -187,18 +192,19 @@ def report(stats: dict[str, dict]) -> str:
         judged, lost = sum(s["judged"]), sum(s["content_lost"])
         cells += [sum(s["removed"]), lost, f"{1 - lost / judged:.4f}" if judged else "—",
                   sum(s["without_leaks"]), sum(s["notice_left"]), sum(s["credit_left"])]
-        rows.append("| " + " | ".join(str(c) for c in cells) + " |")
+        rows.append(cells)
     t = stats.get("trafilatura", {})
-    rows += ["", "| trafilatura snippets | bare | ours |", "|---|---:|---:|",
-             f"| `with` kept | {_rate(t.get('with_bare', []))} | {_rate(t.get('with_ours', []))} |",
-             f"| `without` avoided | {_rate(t.get('without_bare', []))} | "
-             f"{_rate(t.get('without_ours', []))} |"]
-    return "\n".join(rows)
+    snippets = [("`with` kept", _rate(t.get("with_bare", [])), _rate(t.get("with_ours", []))),
+                ("`without` avoided", _rate(t.get("without_bare", [])),
+                 _rate(t.get("without_ours", [])))]
+    return (table(head, rows, "l" + "r" * 14) + "\n\n"
+            + table(("trafilatura snippets", "bare", "ours"), snippets, "lrr"))
 
 
-def main(argv: list[str]) -> int:
-    args = [a for a in argv[1:] if not a.startswith("--")]
-    corpus = Path(args[0]) if args else ROOT.parent / "shared" / "corpus"
+def main(argv: list[str] | None = None) -> int:
+    parser = argument_parser("quality", __doc__)
+    parser.add_argument("corpus", nargs="?", type=Path, default=CORPUS, help="the corpus folder")
+    corpus = parser.parse_args(argv).corpus
     if not (corpus / "pages").is_dir():
         print(f"bench: no corpus at {corpus}/pages; pass the corpus folder as argument",
               file=sys.stderr)
@@ -208,4 +214,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main())

@@ -1,8 +1,8 @@
 """What keeping secrets out of logs and status costs, and what the ops server's limits give.
 
-    python bench/redaction.py
+    python -m bench.redaction
 
-Prints two tables. Redaction: building a `Redactor` for N feeds (URLs with a password
+Prints two Markdown tables. Redaction: building a `Redactor` for N feeds (URLs with a password
 and a token, or plain ones), then redacting one log line that names a feed, one that
 names none, and 100 KB of hostile text (the worst of several shapes). Ops server:
 /healthz latency beside K idle connections, with the default limits.
@@ -14,14 +14,12 @@ import asyncio
 import random
 import socket
 import string
-import sys
 import time
 from contextlib import ExitStack
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ingest.redact import Redactor  # noqa: E402
-from ingest.daemon.server import OpsServer, Reply  # noqa: E402
+from bench.common import argument_parser, table
+from ingest.daemon.http_server import OpsServer, Reply
+from ingest.redact import Redactor
 
 HOSTILE = ["x" * 100_000, "! " * 50_000, "http://" * 14_000, "?a" * 50_000, "&a=" * 33_000,
            "https://a@" * 10_000]
@@ -80,19 +78,14 @@ def _ask_beside_idle(port: int, idle: int) -> float:
         return time.perf_counter() - started
 
 
-def print_table(title: str, head: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-    print(f"\n{title}")
-    for row in [head, *rows]:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
-
-
 def main() -> None:
-    print_table("redaction", ("config", "build", "line naming a feed", "other line",
-                              "100 KB hostile (worst)"), redaction_rows())
-    ops = [(str(k), f"{asyncio.run(_healthz_beside_idle(k)) * 1e3:.1f} ms")
-           for k in (0, 64, 500)]
-    print_table("ops server (cap 64 connections)", ("idle connections", "/healthz"), ops)
+    argument_parser("redaction", __doc__).parse_args()
+    print("Redaction\n")
+    print(table(("config", "build", "line naming a feed", "other line", "100 KB hostile (worst)"),
+                redaction_rows(), "lrrrr"))
+    ops = [(k, f"{asyncio.run(_healthz_beside_idle(k)) * 1e3:.1f} ms") for k in (0, 64, 500)]
+    print("\nOps server (cap 64 connections)\n")
+    print(table(("idle connections", "/healthz"), ops, "rr"))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """Speed of `ingest fetch` on a local news site, against its floor and trafilatura's feed mode.
 
-    python bench/speed.py          # 10 feeds × 20 items + 1,000 unchanged feeds; Markdown table
-    python bench/speed.py --full   # ≥ 500 articles (adds the "peak RSS for 500 articles" figure)
-    python bench/speed.py --quick  # smoke form, seconds (tests/e2e/test_bench_smoke.py)
-    python bench/speed.py --set http.per_host_concurrency=4 --set extract.workers=2 --no-peer
+    python -m bench.speed          # 10 feeds × 20 items + 1,000 unchanged feeds; Markdown table
+    python -m bench.speed --full   # ≥ 500 articles (adds the "peak memory for 500 articles" row)
+    python -m bench.speed --quick  # smoke form (tests/e2e/test_bench_smoke.py)
+    python -m bench.speed --set http.per_host_concurrency=4 --set extract.workers=2 --no-peer
 
 All traffic stays on 127.0.0.0/8: the site (bench/speed_site.py) listens on 127.0.0.1-3.
 Measured, in one run:
@@ -27,25 +27,33 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from speed_peer import edited_hosts_file, run_peer  # noqa: E402
-from speed_proc import become_subreaper, run_measured  # noqa: E402
-from speed_profile import profile_command, summarise  # noqa: E402
-from speed_report import Report, ingest_summary, machine, render  # noqa: E402
-from speed_site import BenchSite, build_items, corpus_pages  # noqa: E402
+from bench.common import (
+    CORPUS,
+    REPO,
+    argument_parser,
+    bench_command,
+    bench_env,
+    ingest_command,
+    ingest_env,
+    machine,
+    write_config,
+)
+from bench.speed_peer import edited_hosts_file, run_peer
+from bench.speed_proc import become_subreaper, run_measured
+from bench.speed_profile import profile_command, summarise
+from bench.speed_report import Report, ingest_summary, render, targets
+from bench.speed_site import BenchSite, build_items, corpus_pages
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
-FULL_ARTICLES = 500
+FULL_ARTICLES = targets("speed")["memory_articles"]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argument_parser("speed", __doc__)
     p.add_argument("--feeds", type=int, default=10)
     p.add_argument("--items", type=int, default=20, help="items per feed")
     p.add_argument("--full", action="store_true", help=f"at least {FULL_ARTICLES} articles")
@@ -75,50 +83,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.peer = "per-feed" if args.peer == "both" else args.peer
     if args.full:
         args.items = max(args.items, math.ceil(FULL_ARTICLES / args.feeds))
+    args.corpus = args.corpus.resolve()
     if args.profile:
         args.profile = args.profile.resolve()
         args.profile.mkdir(parents=True, exist_ok=True)
     return args
 
 
-def ingest_env(settings: list[str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INGEST_")}
-    for item in settings:
-        key, sep, value = item.partition("=")
-        section, dot, name = key.partition(".")
-        if not sep or not dot:
-            raise SystemExit(f"bench: --set {item!r}: expected section.key=value")
-        env[f"INGEST_{section.upper()}_{name.upper()}"] = value
-    return env
-
-
-def ingest_command() -> list[str]:
-    script = Path(sys.executable).with_name("ingest")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "ingest"]
-
-
 def byte_compile_ingest() -> None:
     """Write ingest's .pyc files, as installing a package does. An editable install
-    under PYTHONDONTWRITEBYTECODE=1 would otherwise compile every module on every run
-    (~0.1 s of CPU), a cost that no installed copy pays."""
-    import compileall  # noqa: PLC0415
-    import importlib.util  # noqa: PLC0415
+    under PYTHONDONTWRITEBYTECODE=1 would otherwise compile every module on every run,
+    a cost that no installed copy pays."""
+    import compileall
+    import importlib.util
 
     spec = importlib.util.find_spec("ingest")
     if spec and spec.submodule_search_locations:
         for folder in spec.submodule_search_locations:
             compileall.compile_dir(folder, quiet=1)
-
-
-def write_config(folder: Path, feeds: list[tuple[str, str]]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    cfg = {"feeds": [{"name": n, "url": u} for n, u in feeds],
-           "output": {"dir": "out"}, "state": {"path": "state/state.sqlite"},
-           "http": {"allow_private_networks": True, "per_host_delay": 0},
-           "server": {"port": 0}}
-    path = folder / "config.yaml"
-    path.write_text(json.dumps(cfg, indent=2))  # JSON is YAML
-    return path
 
 
 def fetch(config: Path, env: dict[str, str], timeout: float, *extra: str):
@@ -135,8 +117,8 @@ def fresh_state(config: Path) -> None:
 def main_scenario(site: BenchSite, work: Path, env: dict[str, str], rep: Report,
                   args: argparse.Namespace) -> Path:
     """Run 1 (--repeat times, between floor runs unless --no-floor), then run 2."""
-    feeds = [(f"f{f:02d}", url) for f, url in zip(site.feeds, site.feed_urls())]
-    config = write_config(work / "main", feeds)
+    feeds = [(f"f{f:02d}", url) for f, url in zip(site.feeds, site.feed_urls(), strict=True)]
+    config = write_config(work / "main", feeds, server={"port": 0})
     timeout = args.timeout
     # Floor runs bracket every ingest run (F I F I F ...): the machine's speed drifts, and
     # the mean of the floors just before and after a run cancels a steady drift.
@@ -173,11 +155,10 @@ def floor_scenario(args: argparse.Namespace, work: Path, rep: Report) -> dict:
         starts = [run_measured([sys.executable, "-c", code], cwd=work, timeout=120).wall
                   for _ in range(1 if args.quick else 3)]
         rep.startup = min(starts)
-    script = Path(__file__).resolve().with_name("speed_floor.py")
-    cmd = [sys.executable, str(script), str(args.corpus), str(args.feeds), str(args.items)]
+    cmd = bench_command("speed_floor", str(args.corpus), str(args.feeds), str(args.items))
     if args.profile:
         cmd += ["--profile", str(args.profile / "extract.prof")]
-    run = run_measured(cmd, cwd=work, timeout=args.timeout)
+    run = run_measured(cmd, cwd=REPO, env=bench_env(), timeout=args.timeout)
     if run.returncode != 0:
         raise SystemExit(f"bench: the floor run failed:\n{run.stderr}")
     return json.loads(run.stdout.strip().splitlines()[-1])
@@ -205,7 +186,7 @@ def repoll_scenario(site: BenchSite, work: Path, env: dict[str, str], rep: Repor
     if not site.tiny_feeds:
         return
     feeds = [(f"tiny-{n:04d}", url) for n, url in enumerate(site.tiny_feed_urls())]
-    config = write_config(work / "tiny", feeds)
+    config = write_config(work / "tiny", feeds, server={"port": 0})
     rep.tiny_first, _ = fetch(config, env, timeout)
     before = site.requests()
     rep.tiny_repoll, _ = fetch(config, env, timeout)
@@ -216,7 +197,7 @@ def repoll_scenario(site: BenchSite, work: Path, env: dict[str, str], rep: Repor
 
 
 def profile_scenario(args: argparse.Namespace, config: Path, env: dict[str, str]) -> None:
-    """Run 1 again on a fresh state under a profiler (bench/speed_profile.py)."""
+    """Run 1 again on a fresh state under a profiler (bench.speed_profile)."""
     out_dir = args.profile
     fresh_state(config)
     cmd, out = profile_command(out_dir, ["fetch", "--config", str(config)])

@@ -3,7 +3,7 @@
 trafilatura refuses IP-literal and ``localhost`` link hosts, so its feeds name the
 hosts ``bench-host-N.test``. With ``--edit-hosts`` (root only) those names go into
 /etc/hosts for the run (marked lines, removed afterwards) and the installed
-``trafilatura`` script runs; otherwise speed_peer_shim.py resolves them in-process.
+``trafilatura`` script runs; otherwise bench.speed_peer_shim resolves them in-process.
 Politeness is switched off in a config file: SLEEP_TIME = 0 (its only delay) and
 SSRF_PROTECTION = off (loopback).
 """
@@ -18,8 +18,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from speed_proc import Measured, run_measured
-from speed_site import BenchSite
+from bench.common import bench_command, bench_env
+from bench.speed_proc import Measured, run_measured
+from bench.speed_site import BenchSite
 
 HOSTS_FILE = Path("/etc/hosts")
 _MARK = "# ingest-speed-bench"
@@ -54,8 +55,7 @@ class PeerResult:
 def peer_command(site: BenchSite, edited_hosts: bool) -> list[str]:
     if edited_hosts:
         return [str(Path(sys.executable).with_name("trafilatura"))]
-    shim = Path(__file__).resolve().with_name("speed_peer_shim.py")
-    return [sys.executable, str(shim), json.dumps(site.peer_hosts())]
+    return bench_command("speed_peer_shim", json.dumps(site.peer_hosts()))
 
 
 @contextlib.contextmanager
@@ -80,7 +80,7 @@ def run_peer(site: BenchSite, workdir: Path, *, edited_hosts: bool, one_process:
     config = workdir / "peer.cfg"
     config.write_text(PEER_CONFIG)
     base = [*peer_command(site, edited_hosts), "--json", "--config-file", str(config)]
-    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    env = bench_env({k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")})
     result = PeerResult("one process" if one_process else "per feed")
     before = site.requests()["page"]
     if one_process:

@@ -1,6 +1,6 @@
 """trafilatura's own command line, with the bench's host names resolved in-process.
 
-    python bench/speed_peer_shim.py HOSTS_JSON  <trafilatura CLI arguments...>
+    python -m bench.speed_peer_shim HOSTS_JSON  <trafilatura CLI arguments...>
 
 trafilatura (courlan) refuses bare IP hosts and ``localhost`` as link hosts, so the
 peer needs dotted names that resolve to loopback. Without ``--edit-hosts`` (which
@@ -21,7 +21,7 @@ _real_getaddrinfo = socket.getaddrinfo
 
 
 def _install(hosts: dict[str, str]) -> None:
-    def getaddrinfo(host, port, *args, **kwargs):  # noqa: ANN001, ANN202
+    def getaddrinfo(host, port, *args, **kwargs):
         name = host.decode() if isinstance(host, bytes) else host
         target = hosts.get((name or "").lower().rstrip("."), name)
         try:
@@ -36,6 +36,8 @@ def _install(hosts: dict[str, str]) -> None:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) < 2 or not sys.argv[1].startswith("{"):
+        sys.exit(__doc__.split("\n\n")[1])
     _install(json.loads(sys.argv[1]))
     from trafilatura.cli import main
 

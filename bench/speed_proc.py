@@ -5,9 +5,9 @@ that the command leaves behind (ingest's forkserver, which has reaped the worker
 are re-parented here and reaped after the command ends; the RUSAGE_CHILDREN delta
 then covers every process of the tree. ``own_cpu`` is the command's own process
 (wait4 of it alone), the rest is its descendants. Memory is sampled from /proc every
-200 ms (reading smaps_rollup costs kernel time; every 50 ms took ~5 % of a core from the
-run it measured): the sum of RSS over the tree (shared pages counted in each process, the figure
-``ps`` users add up) and of PSS (shared pages divided among their users).
+200 ms (reading smaps_rollup costs kernel time, taken from the run it measures): the sum
+of RSS over the tree (shared pages counted in each process, the figure ``ps`` users add
+up) and of PSS (shared pages divided among their users).
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.common import smaps_rollup, tree
+
 _PR_SET_CHILD_SUBREAPER = 36
-_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def become_subreaper() -> bool:
@@ -102,12 +103,12 @@ def machine_busy() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-def _read(fh) -> str:  # noqa: ANN001
+def _read(fh) -> str:
     fh.seek(0)
     return fh.read().decode(errors="replace")
 
 
-def _cpu(usage) -> float:  # noqa: ANN001
+def _cpu(usage) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
@@ -138,50 +139,13 @@ def _reap_orphans(limit: float = 15.0) -> None:
             time.sleep(0.01)
 
 
-def tree(root: int) -> list[int]:
-    """``root`` and all its descendants now alive."""
-    children: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(entry.path, "stat").read_bytes()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(b")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo.extend(children.get(pid, ()))
-    return found
-
-
-def _memory(pid: int) -> tuple[int, int]:
-    """(RSS, PSS) of one process in bytes; (0, 0) once it is gone."""
-    try:
-        rss = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE
-    except (OSError, IndexError, ValueError):
-        return 0, 0
-    pss = 0
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                pss = int(line.split()[1]) * 1024
-                break
-    except (OSError, ValueError):
-        pss = rss
-    return rss, pss
-
-
 def _sample(root: int, peaks: _Peaks, every: float) -> None:
     while not peaks.stop.is_set():
         pids = tree(root)
         rss = pss = 0
         for pid in pids:
-            r, p = _memory(pid)
-            rss, pss = rss + r, pss + p
+            mem = smaps_rollup(pid)
+            rss, pss = rss + mem.get("Rss", 0), pss + mem.get("Pss", 0)
         peaks.rss, peaks.pss = max(peaks.rss, rss), max(peaks.pss, pss)
         peaks.procs = max(peaks.procs, len(pids))
         peaks.stop.wait(every)

@@ -1,16 +1,17 @@
 """Where `ingest fetch` spends its time: one profiled run, summarised per process role.
 
-speed.py --profile DIR calls `profile_run`: with py-spy installed (pip install py-spy; it
+`bench.speed --profile DIR` runs `profile_command`: with py-spy installed (pip install py-spy; it
 samples every process of the tree: main, forkserver, workers) it writes DIR/py-spy.txt
 (raw collapsed stacks, usable with flamegraph.pl or speedscope) and DIR/summary.txt;
 without it, DIR/main.prof (cProfile of the main process only). The floor run adds
 DIR/extract.prof (cProfile of ingest's extract_article over the same pages, one process).
 
-    python bench/speed_profile.py DIR/py-spy.txt [TOP]     # summary of an existing capture
+    python -m bench.speed_profile DIR/py-spy.txt [TOP]     # summary of an existing capture
 """
 
 from __future__ import annotations
 
+import argparse
 import re
 import shutil
 import sys
@@ -74,5 +75,14 @@ def summarise(raw: Path, top: int = 25) -> str:
     return "\n".join(out)
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.speed_profile",
+                                     description="summarise a py-spy capture (raw collapsed stacks)")
+    parser.add_argument("raw", type=Path, help="DIR/py-spy.txt of a `bench.speed --profile DIR` run")
+    parser.add_argument("top", type=int, nargs="?", default=25, help="frames per process role")
+    args = parser.parse_args()
+    print(summarise(args.raw, args.top))
+
+
 if __name__ == "__main__":
-    print(summarise(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 25))
+    main()

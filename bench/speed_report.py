@@ -1,21 +1,20 @@
-"""Figures of one speed-bench run, the project's targets, and the Markdown table."""
+"""Figures of one speed-bench run, and the Markdown table that sets them against the
+targets of bench/targets.toml."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
-import platform
 import re
 import statistics
+import tomllib
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
-from speed_peer import PeerResult
-from speed_proc import Measured
+from bench.common import table
+from bench.speed_peer import PeerResult
+from bench.speed_proc import Measured
 
-TARGETS = {"peer_speedup": 3.0, "floor_ratio": 1.5, "repoll_share": 0.25, "memory_500_mb": 250.0,
-           "tiny_cpu_ms": 2.0}
+TARGETS_FILE = Path(__file__).with_name("targets.toml")
 _SUMMARY = (("written", r"(\d+) written"), ("pages", r"page requests: (\d+)"),
             ("failed", r"(\d+) failed"), ("not_modified", r"(\d+) not modified"),
             ("deferred", r"(\d+) left for a later run"))
@@ -32,23 +31,10 @@ def ingest_summary(stderr: str) -> dict:
     return found
 
 
-def machine() -> dict[str, str]:
-    model = "?"
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-        model = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")),
-                     "?")
-    except OSError:
-        pass
-    versions = []
-    for name in ("ingest", "trafilatura", "httpx"):
-        try:
-            versions.append(f"{name} {metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            pass
-    return {"cores": str(os.cpu_count()), "cpu": model, "python": platform.python_version(),
-            "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "versions": ", ".join(versions)}
+def targets(section: str) -> dict:
+    """One section of bench/targets.toml."""
+    with TARGETS_FILE.open("rb") as f:
+        return tomllib.load(f)[section]
 
 
 @dataclass
@@ -187,11 +173,11 @@ def _peer_rows(r: Report) -> list[Row]:
     return rows
 
 
-def _ratio_rows(r: Report) -> list[Row]:
-    f, t, peer = r.first, TARGETS, r.peer
-    # The machine's speed drifts by ±15 % within minutes, so each ingest run is set
-    # against the mean of the floor runs just before and after it, and the verdict takes
-    # the median of those ratios.
+def _ratio_rows(r: Report, t: dict) -> list[Row]:
+    f, peer = r.first, r.peer
+    # The machine's speed drifts within minutes, so each ingest run is set against the
+    # mean of the floor runs just before and after it, and the verdict takes the median
+    # of those ratios.
     ratios = r.floor_ratios
     floor_ratio = statistics.median(ratios) if ratios else None
     pairs = f" (median of {len(ratios)} runs, each between two floor runs: " + ", ".join(
@@ -200,18 +186,20 @@ def _ratio_rows(r: Report) -> list[Row]:
     rows = [("ingest ÷ floor (wall)",
              "-" if floor_ratio is None else f"{floor_ratio:.2f}{pairs}", f"≤ {t['floor_ratio']}",
              _verdict(None if floor_ratio is None else floor_ratio <= t["floor_ratio"]))]
+    peer_target = f"≤ {1 / t['peer_speedup']:.2f}"
     if peer:
         rows.append(("ingest ÷ peer (wall)", f"{f.wall / peer.wall:.2f} (ingest "
-                     f"{peer.wall / f.wall:.1f}× faster)", f"≤ {1 / t['peer_speedup']:.2f}",
+                     f"{peer.wall / f.wall:.1f}× faster)", peer_target,
                      _verdict(peer.wall / f.wall >= t["peer_speedup"])))
     else:
-        rows.append(("ingest ÷ peer (wall)", "peer did not run", "≤ 0.33", "n/a"))
-    rows.append(("re-poll ÷ first run (wall)", f"{100 * share:.0f} %", "≤ 25 %, 0 pages",
+        rows.append(("ingest ÷ peer (wall)", "peer did not run", peer_target, "n/a"))
+    rows.append(("re-poll ÷ first run (wall)", f"{100 * share:.0f} %",
+                 f"≤ {100 * t['repoll_share']:.0f} %, 0 pages",
                  _verdict(share <= t["repoll_share"] and r.repoll_pages == 0)))
     return rows
 
 
-def _tail_rows(r: Report) -> list[Row]:
+def _tail_rows(r: Report, t: dict) -> list[Row]:
     rows = []
     if r.tiny_repoll:
         tr, one, n = r.tiny_repoll, r.tiny_one, r.tiny_feeds
@@ -220,23 +208,22 @@ def _tail_rows(r: Report) -> list[Row]:
                      f"{per:.2f} ms ({tr.cpu:.2f} s CPU, {tr.wall:.2f} s wall; {r.tiny_304} × "
                      f"304 over {r.tiny_connections} TCP connections; one feed alone "
                      f"{one.cpu:.2f} s CPU, so {max(marginal, 0):.2f} ms per extra feed)",
-                     f"≤ {TARGETS['tiny_cpu_ms']:g} ms", _verdict(per <= TARGETS["tiny_cpu_ms"])))
-    f = r.first
-    if r.articles >= 500:
+                     f"≤ {t['tiny_cpu_ms']:g} ms", _verdict(per <= t["tiny_cpu_ms"])))
+    f, memory = r.first, f"≤ {t['memory_mb']:.0f} MB"
+    if r.articles >= t["memory_articles"]:
         # PSS, not summed RSS: the workers share the forkserver's pages (the interpreter,
         # trafilatura, its stoplists), and summing RSS counts those pages once per process.
         rows.append((f"peak memory for {r.articles} articles: PSS summed over the tree",
                      f"{f.peak_pss_mb:.0f} MB (summed RSS {f.peak_rss_mb:.0f} MB counts shared "
-                     f"pages once per process)", "≤ 250 MB",
-                     _verdict(f.peak_pss_mb <= TARGETS["memory_500_mb"])))
+                     f"pages once per process)", memory, _verdict(f.peak_pss_mb <= t["memory_mb"])))
     else:
-        rows.append(("peak RSS for 500 articles", "not measured (run with --full)", "≤ 250 MB",
-                     "n/a"))
+        rows.append((f"peak RSS for {t['memory_articles']} articles", "not measured (run with --full)",
+                     memory, "n/a"))
     return rows
 
 
 def render(r: Report) -> str:
-    m = r.machine
+    m, t = r.machine, targets("speed")
     site = (f"Site: {r.feeds} feeds × {r.items} items = {r.articles} articles on 127.0.0.1-3, "
             f"pages {'gzip' if r.gzip else 'uncompressed'}, per_host_delay 0")
     site += f", {r.latency_ms:g} ms server latency" if r.latency_ms else ""
@@ -245,6 +232,7 @@ def render(r: Report) -> str:
     site += "" if r.subreaper else "; CPU misses orphaned workers (no subreaper)"
     head = [f"## ingest speed bench — {m['date']}", "",
             f"Machine: {m['cores']} cores, {m['cpu']}, Python {m['python']}; {m['versions']}.",
-            site + ".", "", "| measure | value | target | verdict |", "|---|---|---|---|"]
-    rows = _main_rows(r) + _floor_rows(r) + _peer_rows(r) + _ratio_rows(r) + _tail_rows(r)
-    return "\n".join(head + [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows])
+            site + ".", ""]
+    rows = (_main_rows(r) + _floor_rows(r) + _peer_rows(r) + _ratio_rows(r, t)
+            + _tail_rows(r, t))
+    return "\n".join(head) + "\n" + table(("measure", "value", "target", "verdict"), rows)

@@ -101,7 +101,7 @@ class _Server(ThreadingHTTPServer):
         super().__init__(address, _Handler)
         self.site = site
 
-    def handle_error(self, request, client_address) -> None:  # noqa: ANN001
+    def handle_error(self, request, client_address) -> None:
         pass  # a client closing a kept-alive connection is normal
 
 
@@ -111,14 +111,14 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 30  # idle kept-alive connections end by themselves
     server: _Server
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
     def setup(self) -> None:
         super().setup()
         self.server.site.count("connections")  # TCP connections accepted (keep-alive check)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         if self.server.site.latency:
             time.sleep(self.server.site.latency)
         route = self.server.site.route(self.path.split("?", 1)[0])
@@ -134,7 +134,7 @@ class _Handler(BaseHTTPRequestHandler):
                                route.headers + (("Content-Encoding", "gzip"),))
         self._reply(200, route.body, route.headers)
 
-    def _reply(self, status: int, body: bytes, headers) -> None:  # noqa: ANN001
+    def _reply(self, status: int, body: bytes, headers) -> None:
         lines = [f"HTTP/1.1 {status} {self.responses[status][0]}", "Server: bench",
                  *(f"{k}: {v}" for k, v in headers)]
         if status != 304:
@@ -202,7 +202,7 @@ class BenchSite:
 
     def peer_hosts(self) -> dict[str, str]:
         """{bench-host-N.test: 127.0.0.N}"""
-        return dict(zip(PEER_NAMES, HOSTS))
+        return dict(zip(PEER_NAMES, HOSTS, strict=True))
 
     # -- serving --------------------------------------------------------------------
     def route(self, path: str) -> Route | None:

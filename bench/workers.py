@@ -1,7 +1,7 @@
 """What the worker pool's deadlines cost: a job's round trip, the kill of a stuck job,
 the fresh worker after it, and close() with a stuck job.
 
-    python bench/workers.py [--workers 2] [--rounds 200]
+    python -m bench.workers [--workers 2] [--rounds 200]
 
 Prints a Markdown table (wall seconds, median of ``--rounds`` where it says so). Jobs are
 stdlib functions, so the figures are the pool's own cost, not extraction's.
@@ -9,7 +9,6 @@ stdlib functions, so the figures are the pool's own cost, not extraction's.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import re
@@ -17,6 +16,7 @@ import statistics
 import time
 from functools import partial
 
+from bench.common import argument_parser, table
 from ingest.errors import JobDeadline, WorkerError
 from ingest.workers.pool import WorkerPool
 
@@ -78,7 +78,7 @@ async def _close_with_a_stuck_job(pool: WorkerPool) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser("workers", __doc__)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=200)
     options = parser.parse_args()
@@ -95,9 +95,8 @@ def main() -> None:
     stuck = WorkerPool(options.workers)
     rows.append(("close(), one job stuck (grace, then SIGKILL)",
                  asyncio.run(_close_with_a_stuck_job(stuck))))
-    print(f"workers: {options.workers}\n\n| measure | seconds |\n|---|---:|")
-    for name, seconds in rows:
-        print(f"| {name} | {seconds:.4f} |")
+    print(f"workers: {options.workers}\n")
+    print(table(("measure", "seconds"), [(name, f"{s:.4f}") for name, s in rows], "lr"))
 
 
 if __name__ == "__main__":

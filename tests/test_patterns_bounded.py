@@ -6,14 +6,11 @@ tables that footers.lines joins into one pattern. tests/helpers/redos.py builds 
 each pattern itself and grows them until they reach the length or a search passes the
 ceiling; a failure names the pattern ("footers.lines._CREDIT") and its slowest input.
 
-Why the ceilings separate runaway from fine, on a machine as busy as CI may be:
-- A line (250 characters, the longest a built-in footer rule looks at): every pattern
-  that is linear there takes microseconds to under a millisecond (bench/patterns.py
-  prints the figures); the runaway ones this test was written against took 0.1-0.4 s
-  (cubic) to hours (exponential) at that length. 50 ms is far from both.
-- A document (50,000 characters) for the patterns that meet whole pages, feeds and
-  fragments: linear ones take a few ms to ~20 ms there; the quadratic ones took 0.9 s
-  (a tag) and 2 s (a doctype) at that length. 0.25 s sits between.
+Why the ceilings separate runaway from fine, on a machine as busy as CI may be: a pattern
+that is linear on a line (250 characters, the longest a built-in footer rule looks at) or on
+a document (50,000 characters, for the patterns that meet whole pages, feeds and fragments)
+answers orders of magnitude below its ceiling, and a polynomial or exponential one orders
+of magnitude above it (bench/patterns.py prints the figures).
 Lines are what the footer stage gives its patterns: it checks a line's length first.
 """
 
@@ -27,10 +24,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import ingest
+from helpers.redos import LINE_CEILING, footer_table_patterns, package_patterns, worst_case
 from ingest.footers.rules import LONG_LINE
-from helpers.redos import package_patterns, worst_case
 
-LINE, LINE_CEILING = LONG_LINE, 0.05
+LINE = LONG_LINE
 DOCUMENT, DOCUMENT_CEILING = 50_000, 0.25
 # Packages whose patterns meet whole documents; and footers.lines' patterns that run on a
 # line before (or without) a length check.
@@ -39,23 +36,8 @@ UNCHECKED_LINE_PATTERNS = ("footers.lines._BULLET", "footers.lines._LIST_ITEM",
                            "footers.lines._SENTENCE_END")
 
 
-def _table_patterns() -> dict[str, re.Pattern]:
-    """Each entry of the footer tables footers.lines joins into one pattern, compiled as it
-    compiles them: a slow entry is named, and each gets inputs of its own."""
-    from ingest.footers import lines as L
-    from ingest.footers import rules as R
-
-    tables = {"MARKS": R.MARKS, "CREDIT_LINES": R.CREDIT_LINES, "DATELINES": R.DATELINES,
-              "READING_TIME": R.READING_TIME, "TRANSLATION_LABELS": R.TRANSLATION_LABELS}
-    found = {f"footers.rules.{name}[{i}]": L._any([p], **L._fmt)
-             for name, table in tables.items() for i, p in enumerate(table)}
-    found.update({f"footers.rules.RIGHTS_PHRASES[{lang!r}][{i}]": re.compile(L._unaccent(p))
-                  for lang, phrases in R.RIGHTS_PHRASES.items() for i, p in enumerate(phrases)})
-    return found
-
-
 MODULE_PATTERNS, IMPORT_ERRORS = package_patterns(ingest)
-PATTERNS = {**MODULE_PATTERNS, **_table_patterns()}
+PATTERNS = {**MODULE_PATTERNS, **footer_table_patterns()}
 DOCUMENT_PATTERNS = {name: p for name, p in PATTERNS.items()
                      if name.startswith(DOCUMENT_PACKAGES)
                      or name.split("[")[0] in UNCHECKED_LINE_PATTERNS}

@@ -16,9 +16,9 @@ pytestmark = pytest.mark.timeout(120)
 def test_speed_bench_quick(corpus, tmp_path):
     figures = tmp_path / "speed.json"
     proc = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "speed.py"), "--quick", "--corpus", str(corpus),
+        [sys.executable, "-m", "bench.speed", "--quick", "--corpus", str(corpus),
          "--json", str(figures)],
-        capture_output=True, text=True, timeout=110)
+        cwd=REPO, capture_output=True, text=True, timeout=110)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "| measure | value | target | verdict |" in proc.stdout
     for row in ("ingest fetch, fresh state: wall", "floor = extraction CPU", "ingest ÷ floor",

@@ -28,9 +28,9 @@ import pytest
 from ruamel.yaml import YAML
 
 from helpers.cli import REPO
+from helpers.daemonrun import free_port, wait_for
 from helpers.faultserver import FaultServer
-from helpers.newssite import Item, read_records, rss
-from test_daemon import HTML, RSS, article, free_port, wait_for
+from helpers.newssite import HTML, RSS, Item, article, read_records, rss
 
 DOCKERFILE = REPO / "Dockerfile"
 

@@ -183,7 +183,7 @@ def kill_cycles(news: NewsSite, command: str, config: Path, seed: int) -> dict:
         before = len(news.server.requests)
         proc = start(command, config)
         if cycle % 2:
-            _wait_for(lambda: len(news.server.requests) > before or proc.poll() is not None, 30)
+            _wait_for(lambda b=before, p=proc: len(news.server.requests) > b or p.poll() is not None, 30)
         time.sleep(rng.uniform(0.05, 1.5))
         exited = proc.poll()
         stderr = kill_group(proc)

@@ -11,9 +11,8 @@ from dataclasses import fields
 import pytest
 from jsonschema import Draft202012Validator
 
-from helpers.records import RECORD_SCHEMA, record_validator, validate_records
 from helpers.cli import REPO
-
+from helpers.records import RECORD_SCHEMA, record_validator, validate_records
 from ingest.models import SCHEMA_VERSION, Record
 
 SCHEMA = json.loads(RECORD_SCHEMA.read_text(encoding="utf-8"))

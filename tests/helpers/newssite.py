@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -56,7 +57,7 @@ def ansa_page(seed_text: str) -> bytes:
 <header><nav><a href="/">Home</a> <a href="/mondo">Mondo</a> <a href="/politica">Politica</a></nav></header>
 <main><article><h1>Umerov a Bruxelles per incontri con i consiglieri europei</h1>
 <div class="news-txt">{''.join(body)}</div></article></main>
-<footer><p>P.IVA 00876481003 - Contatti - Privacy</p></footer></body></html>""".encode("utf-8")
+<footer><p>P.IVA 00876481003 - Contatti - Privacy</p></footer></body></html>""".encode()
 
 
 def rss(items: list[Item], *, encoding: str = "utf-8", title: str = "Feed",
@@ -113,7 +114,7 @@ def plain_page(title: str, number: int) -> bytes:
     paragraphs = "".join(f"<p>{sentence * 3}Paragrafo {j}.</p>" for j in range(4))
     return (f'<!DOCTYPE html><html lang="it"><head><meta charset="utf-8"><title>{escape(title)}'
             f"</title></head><body><article><h1>{escape(title)}</h1>{paragraphs}</article>"
-            "</body></html>").encode("utf-8")
+            "</body></html>").encode()
 
 
 def add_small_site(server, feeds: int = 2, per_feed: int = 3) -> list[tuple[str, str]]:
@@ -157,3 +158,20 @@ def read_records(out_dir: Path) -> list[dict]:
         for line in data.splitlines():
             records.append(json.loads(line))
     return validate_records(records)
+
+
+RSS = {"Content-Type": "application/rss+xml; charset=utf-8"}
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+WORDS = ("consiglio comunale sindaco traffico piazza stazione treno regione governo ministro "
+         "scuola studenti ospedale medici cantiere ponte strada lavori bilancio tasse mercato "
+         "porto nave turisti museo mostra teatro concerto squadra partita allenatore tifosi "
+         "pioggia neve vento sole montagna lago fiume bosco parco giardino biblioteca").split()
+
+
+def article(i: int) -> bytes:
+    rng = random.Random(i)
+    paragraphs = "".join(
+        "<p>" + " ".join(rng.choice(WORDS) for _ in range(45)).capitalize() + ".</p>"
+        for _ in range(4))
+    return (f"<!DOCTYPE html><html lang='it'><head><title>Articolo {i}</title></head><body>"
+            f"<article><h1>Articolo {i}</h1>{paragraphs}</article></body></html>").encode()

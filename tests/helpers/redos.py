@@ -26,6 +26,9 @@ from dataclasses import dataclass
 from re import _constants as C  # the opcodes re._parser's tree is made of
 from re import _parser
 
+# A search slower than this on a line of a built-in rule's longest length is runaway work.
+LINE_CEILING = 0.05
+
 SUFFIXES = ("", "!", "1", "\x00", "\n")  # each makes some match fail at the very end
 # Characters tried against classes: ASCII, a few accented / typographic ones, a combining
 # accent, CJK, a private-use mark (footer_lines uses one), NUL, controls.
@@ -300,3 +303,18 @@ def _spread(items: list, n: int, size) -> list:
     step = len(rest) / (n - len(chosen))
     chosen += [rest[int(k * step)] for k in range(n - len(chosen))]
     return [items[i] for i in sorted(chosen)]
+
+
+def footer_table_patterns() -> dict[str, re.Pattern]:
+    """Each entry of the footer tables footers.lines joins into one pattern, compiled as it
+    compiles them: a slow entry is named, and each gets inputs of its own."""
+    from ingest.footers import lines as L
+    from ingest.footers import rules as R
+
+    tables = {"MARKS": R.MARKS, "CREDIT_LINES": R.CREDIT_LINES, "DATELINES": R.DATELINES,
+              "READING_TIME": R.READING_TIME, "TRANSLATION_LABELS": R.TRANSLATION_LABELS}
+    found = {f"footers.rules.{name}[{i}]": L._any([p], **L._fmt)
+             for name, table in tables.items() for i, p in enumerate(table)}
+    found.update({f"footers.rules.RIGHTS_PHRASES[{lang!r}][{i}]": re.compile(L._unaccent(p))
+                  for lang, phrases in R.RIGHTS_PHRASES.items() for i, p in enumerate(phrases)})
+    return found

@@ -1,0 +1,4 @@
+"""Benchmarks of ingest: each module prints Markdown tables; see bench/README.md.
+
+Run them from the repository root, e.g. ``python -m bench.speed --quick``.
+"""
