@@ -121,14 +121,44 @@ class Record:
     footers_removed: tuple[str, ...] = ()
     rights: str | None = None
     final_url: str | None = None  # the page's URL after redirects, when it differs
+    story_id: str | None = None  # the id of its story's first record (its own when it starts one)
+    near_duplicate_of: str | None = None  # the id of the most similar earlier record
+    similarity: float | None = None  # estimated resemblance to that record, 0-1
 
     def to_dict(self) -> dict:
-        # Every field is a str, an int, None or a tuple of str: a shallow dict is the same
+        # Every field is a str, a number, None or a tuple of str: a shallow dict is the same
         # value as dataclasses.asdict's deep copy, without the copying paid on every record.
         return {name: getattr(self, name) for name in _RECORD_FIELDS}
 
 
 _RECORD_FIELDS = tuple(f.name for f in fields(Record))
+
+
+@dataclass(frozen=True)
+class StoryEntry:
+    """One record in the near-duplicate index: its MinHash signature and band keys, and
+    the story (cluster) it belongs to."""
+
+    record_id: str
+    story_id: str
+    signature: bytes  # the MinHash values, packed (ingest.dedup)
+    bands: tuple[int, ...] = ()  # LSH band keys, signed 64-bit: what a lookup queries
+    site: str = ""
+    title: str | None = None
+    published: str | None = None  # ISO 8601, as in the record
+    indexed_at: float = 0.0  # Unix time it was added: the window prunes by it
+
+
+@dataclass(frozen=True)
+class Story:
+    """A cluster of near-duplicate records, as `ingest stories` shows it."""
+
+    story_id: str
+    size: int
+    first_published: str | None  # the earliest `published` of its records
+    first_seen: float  # when its first record was indexed
+    sites: tuple[str, ...]
+    titles: tuple[str, ...]
 
 
 class Checkpoint(NamedTuple):
