@@ -32,9 +32,10 @@ ALLOWED = {
     "footers": set(),
     "state": set(),
     "sink": set(),
-    "pipeline": {"config", "fetch", "extract", "workers", "footers", "state", "sink"},
+    "dedup": set(),
+    "pipeline": {"config", "fetch", "extract", "workers", "footers", "state", "sink", "dedup"},
     "daemon": {"config", "state", "sink", "pipeline"},
-    "cli": {"config", "state", "sink", "pipeline", "daemon"},
+    "cli": {"config", "state", "sink", "footers", "pipeline", "daemon"},
 }
 ENTRY_POINT = "ingest.__main__"  # `python -m ingest`: imports the CLI, nothing imports it
 

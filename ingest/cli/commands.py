@@ -1,4 +1,4 @@
-"""The small commands of `ingest`: status, footers, check, import-opml, export-opml.
+"""The small commands of `ingest`: status, footers, stories, check, import-opml, export-opml.
 
 Each is a thin shell: it reads what it needs (a read-only state store, the
 config file, an OPML file), calls the module that does the work and prints.
@@ -31,14 +31,26 @@ def cmd_status(cfg: Config, args) -> int:
 
 
 def cmd_footers(cfg: Config, args) -> int:
+    from ingest.footers.strip import key_applies
+
     rows = _read_store(cfg, lambda store: store.footer_lines(args.site), [])
     threshold = cfg.footers.min_count
-    for site, _key, sample, count in rows:
-        mark = "removed" if count >= threshold else "watching"
+    for site, key, sample, count in rows:
+        # a count kept under an older key, or of a line past the length cap, is never applied
+        mark = "removed" if count >= threshold and key_applies(key, sample) else "watching"
         print(f"{site}\t{count}\t{mark}\t{sample}")
     if not rows:
         print("no footer lines learned yet" + (f" for {args.site}" if args.site else ""),
               file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_stories(cfg: Config, args) -> int:
+    from ingest.cli import stories
+
+    found = _read_store(cfg, lambda store: store.stories(time.time() - args.since, args.min_size),
+                        [])
+    print(stories.as_json(found) if args.json else stories.as_table(found, args.since))
     return EXIT_OK
 
 

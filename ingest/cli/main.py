@@ -20,6 +20,7 @@ from ingest.config.load import load_config
 from ingest.config.model import Config
 from ingest.errors import ConfigError, IngestError
 from ingest.redact import Redactor
+from ingest.units import parse_duration
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,6 +95,13 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
     footers = command("footers", commands.cmd_footers, "show learned footer lines")
     footers.add_argument("--site", help="only this site (host, e.g. ansa.it)")
+    stories = command("stories", commands.cmd_stories,
+                      "show the stories told by several records (near-duplicates), biggest first")
+    stories.add_argument("--since", type=_duration, default=86400.0, metavar="DURATION",
+                         help="stories with a record in this last stretch (default 1d)")
+    stories.add_argument("--min-size", type=int, default=2, metavar="N",
+                         help="stories of at least N records (default 2)")
+    stories.add_argument("--json", action="store_true", help="print JSON instead of a list")
     check = command("check", commands.cmd_check,
                     "validate the config and print the effective settings")
     check.add_argument("--format", choices=("json", "yaml"), default="json")
@@ -104,6 +112,14 @@ def _parser() -> argparse.ArgumentParser:
     exp = command("export-opml", commands.cmd_export_opml, "write the configured feeds as OPML")
     exp.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     return parser
+
+
+def _duration(text: str) -> float:
+    """A command-line duration (``1d``, ``6h``): argparse names the option on an error."""
+    try:
+        return parse_duration(text, most=parse_duration("3650d"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def cmd_fetch(cfg: Config, args) -> int:

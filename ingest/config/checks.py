@@ -76,6 +76,14 @@ def integer(least: int, most: int) -> Callable[[Any], int]:
     return check
 
 
+def fraction(value: Any) -> float:
+    """A number more than 0 and at most 1."""
+    number = _scalar(value, "a number from 0 to 1")
+    if isinstance(number, str) or not 0 < number <= 1:
+        raise BadValue(f"expected a number more than 0 and at most 1, got {short_repr(value)}")
+    return float(number)
+
+
 def boolean(value: Any) -> bool:
     if not isinstance(value, bool):
         raise BadValue(f"expected true or false, got {describe_value(value)}")

@@ -33,6 +33,7 @@ from ingest.config.env import apply_env_overrides, warn_unknown_env
 from ingest.config.feeds import load_feeds
 from ingest.config.model import (
     Config,
+    DedupConfig,
     ExtractConfig,
     FootersConfig,
     HttpConfig,
@@ -58,7 +59,7 @@ from ingest.units import format_duration
 _SECTION_TYPES: dict[str, type] = {
     "output": OutputConfig, "state": StateConfig, "http": HttpConfig,
     "extract": ExtractConfig, "footers": FootersConfig, "schedule": ScheduleConfig,
-    "server": ServerConfig,
+    "server": ServerConfig, "dedup": DedupConfig,
 }
 
 

@@ -77,6 +77,15 @@ class ServerConfig:
 
 
 @dataclass(frozen=True)
+class DedupConfig:
+    enabled: bool = True
+    threshold: float = 0.3  # estimated resemblance at or above which two texts are one story
+    window: float = 7 * 86400.0  # seconds a record stays in the near-duplicate index
+    min_words: int = 50  # shorter texts are not clustered: too little text to tell
+    action: str = "mark"  # "mark" | "drop": write only a story's first record
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     feeds: tuple[Feed, ...]
@@ -87,6 +96,7 @@ class Config:
     footers: FootersConfig = FootersConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     server: ServerConfig = ServerConfig()
+    dedup: DedupConfig = DedupConfig()
 
 
 def effective_config(cfg: Config) -> dict:

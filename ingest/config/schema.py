@@ -75,6 +75,13 @@ SECTION_FIELDS: dict[str, dict[str, Field]] = {
         "port": Field(check.port),
         "token": Field(check.optional(check.text), "raw"),
     },
+    "dedup": {
+        "enabled": Field(check.boolean),
+        "threshold": Field(check.fraction),
+        "window": Field(check.duration(most="3650d")),
+        "min_words": Field(check.integer(1, 100_000)),
+        "action": Field(check.choice("mark", "drop"), "raw"),
+    },
 }
 
 FEED_FIELDS: dict[str, Callable[[Any], Any]] = {

@@ -32,6 +32,7 @@ log = logging.getLogger("ingest.poll")
 daemon_log = logging.getLogger("ingest.daemon")
 
 _SECONDS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+_STORY_SIZES = (2, 3, 5, 10, 20, 50, 100, 500)
 
 
 class Metrics:
@@ -47,6 +48,12 @@ class Metrics:
         self.duplicates = Counter("ingest_duplicates", "Entries dropped as duplicates",
                                   registry=r)
         self.footers = Counter("ingest_footers_removed", "Footer lines removed", registry=r)
+        self.near_duplicates = Counter(
+            "ingest_near_duplicates", "Records of a story already known (near-duplicates), "
+            "written as marked or dropped as dedup.action says", registry=r)
+        self.story_size = Histogram(
+            "ingest_story_size", "Records of a story (in dedup.window) when a near-duplicate "
+            "joins it", buckets=_STORY_SIZES, registry=r)
         self.extract = Histogram("ingest_extract_seconds", "Extraction time per page",
                                  buckets=_SECONDS, registry=r)
         self.http = Histogram("ingest_http_seconds", "HTTP exchange latency (feeds and pages)",
@@ -71,6 +78,9 @@ class Metrics:
             self.skipped.labels(reason).inc(count)
         self.duplicates.inc(result.duplicates)
         self.footers.inc(result.footers_removed)
+        self.near_duplicates.inc(result.near_duplicates)
+        for size in result.story_sizes:
+            self.story_size.observe(size)
         for seconds in result.extract_seconds:
             self.extract.observe(seconds)
         for seconds in result.fetch_seconds:

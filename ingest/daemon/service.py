@@ -211,7 +211,8 @@ class Daemon:
         self._stale = log_newly_stale(rows, self._stale, self._clock())
 
     def compact(self) -> None:
-        compact(self.store, self.cfg.state.retention, self.cfg.footers.min_count, self._clock())
+        compact(self.store, self.cfg.state.retention, self.cfg.footers.min_count, self._clock(),
+                self.cfg.dedup.window)
 
     def alive(self) -> str | None:
         """None when the scheduler runs and the dispatcher ticked lately; else why not."""

@@ -74,6 +74,16 @@ _DATELINE = re.compile("|".join(d.format(**_fmt) for d in R.DATELINES))
 _DATE_WORD = re.compile(rf"(#[\s.]*+)?\b({_MONTHS})\b\.?(?(1)|(?=[\s,]*+#))")
 _DAY_WORD = re.compile(rf"\b(?:{_DAYS})\b(?=[\s,]*+(?:#|{re.escape(R.MONTH_TOKEN)}))")
 _DIGITS = re.compile(r"\d++")
+_DAY_FIGURE = re.compile(r"\d++(?:st|nd|rd|th|er)?")  # "3rd", "1er": the day goes whole
+# The figures of a date, a time or a year; a learned key folds only these (see line_key).
+_DATE_FIGURES = re.compile("|".join([
+    r"(?<!\d)\d{1,4}+([./-])\d{1,2}+\1\d{1,4}+(?!\d)",  # 3.12.2025, 2025-12-03, 3/12/25
+    r"(?<!\d)(?:[01]?\d|2[0-3])[:h][0-5]\d(?::[0-5]\d)?(?!\d)",  # 10:44, 10h44
+    rf"(?<!\d)\d{{1,2}}+(?:st|nd|rd|th|er)?\.?\s*+(?=(?:{_MONTHS})\b)",  # 3 dicembre, 1er déc
+    rf"\b(?:{_MONTHS})\b\.?\s*+\d{{1,2}}+(?:st|nd|rd|th)?(?!\d)",  # Dec. 3rd
+    r"(?<!\d)(?:19|20)\d\d(?!\d)",  # 2025
+    r"\d++(?=[年月日時时分년월일시분])",  # 2025年1月14日 01時28分
+]))
 # (?<!\d), (?<!\s): a search starts a run only at its first character, not again at each
 # later one (a run of n digits or spaces would be scanned n times).
 _LIST_ITEM = re.compile(r"[-*•|]|(?<!\d)\d++[.)]\s")
@@ -195,8 +205,11 @@ def tail_credit(line: str) -> str | None:
 
 # -- learned keys, repeats -----------------------------------------------------------------
 def line_key(line: str) -> str:
-    """The learned key: casefolded, digits → '#', dates normalised, ends trimmed."""
-    s = _DIGITS.sub("#", clean(line).casefold())
+    """The learned key: casefolded, the figures of dates, times and years → '#', month and
+    weekday names beside them → tokens, ends trimmed. Other figures stay: a line that comes
+    back with other figures (an update of a story: a toll, a score) counts apart, while a
+    footer's timestamp counts as one line whatever its date."""
+    s = _DATE_FIGURES.sub(lambda m: _DAY_FIGURE.sub("#", m[0]), clean(line).casefold())
     if "#" in s:  # both date patterns need a number beside the word
         s = _DATE_WORD.sub(lambda m: (m.group(1) or "") + R.MONTH_TOKEN, s)
         s = _DAY_WORD.sub(R.DAY_TOKEN, s)

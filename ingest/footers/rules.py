@@ -26,7 +26,9 @@ NOTICE_MAX_CHARS = 200  # a built-in rule never matches a longer line ...
 LONG_LINE = 250  # ... except an opening mark up to this. Longer lines are footers only
 #                  when a site pattern matches them whole.
 NOTICE_MAX_WORDS = 6  # words besides marks, phrases, agencies, years: "a few of attribution"
-LEARN_MAX_CHARS = 200  # longer lines are never learned
+LEARN_MAX_CHARS = 120  # longer lines are never learned: a story's updates repeat its lede and
+#                        closing line as often as a footer, and those are mostly longer, the
+#                        promos a site repeats mostly shorter (python -m bench.footer_lines)
 HEAD_RUN = 3  # non-blank lines at the head eligible for learning
 TAIL_RUN = 5  # ... and at the tail (sites stack promos, links and the notice there)
 TRAILER_MAX_LINES = 3  # short lines after a tail notice or credit ("Terms",

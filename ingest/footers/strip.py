@@ -47,8 +47,8 @@ from ingest.site_patterns import compile_site_pattern
 from ingest.urls import without_www
 
 __all__ = ["FooterRules", "SitePattern", "candidate_keys", "count_batch", "count_candidates",
-           "learnable_keys", "merge_counts", "strip_footers", "line_key", "is_notice",
-           "is_credit", "is_dateline", "fold"]
+           "key_applies", "learnable_keys", "learning_runs", "merge_counts", "strip_footers",
+           "line_key", "is_notice", "is_credit", "is_dateline", "fold"]
 
 
 @dataclass(frozen=True)
@@ -96,8 +96,9 @@ def _host(host: str) -> str:
 
 
 # -- learning ------------------------------------------------------------------------------
-def _runs(lines: Sequence[str]) -> list[int]:
-    """Indices of the head run and tail run: the first/last few non-blank lines."""
+def learning_runs(lines: Sequence[str]) -> list[int]:
+    """Indices of the head run and tail run: the first/last few non-blank lines, the only
+    lines learning counts."""
     filled = [i for i, line in enumerate(lines) if line.strip()]
     return sorted(set(filled[:R.HEAD_RUN]) | set(filled[-R.TAIL_RUN:]))
 
@@ -106,7 +107,7 @@ def candidate_keys(text: str) -> dict[str, str]:
     """``{key: original line}`` for the head/tail-run lines eligible for learning."""
     lines = text.split("\n")
     found: dict[str, str] = {}
-    for i in _runs(lines):
+    for i in learning_runs(lines):
         if learnable(lines[i]) and (key := line_key(lines[i])):
             found.setdefault(key, lines[i].strip())
     return found
@@ -137,6 +138,13 @@ def learnable_keys(texts: Sequence[str]) -> set[str]:
             if learnable(c):
                 keys.add(line_key(c))
     return keys
+
+
+def key_applies(key: str, sample: str) -> bool:
+    """Whether a stored count (``key`` and its ``sample`` line) is one ``strip_footers`` can
+    still apply: a count kept under an older form of the key, or of a line longer than the
+    cap, is never read again, so a listing must not call its line removed."""
+    return learnable(sample) and line_key(sample) == key
 
 
 def merge_counts(stored: Mapping[str, int],
@@ -228,7 +236,7 @@ def strip_footers(text: str, *, learned: Mapping[str, int], rules: FooterRules,
     drop = _drops(lines, learned if rules.learn else {}, rules, site)
     if len(drop) >= sum(1 for line in lines if line.strip()) and rules.learn:
         # Learned lines would take the whole body: the site's articles differ only
-        # in numbers (bulletins, results) or one story came under several URLs.
+        # in their dates and times (bulletins) or one story came under several URLs.
         # Keep the story; take only what the fixed rules name.
         drop = _drops(lines, {}, rules, site)
     if not drop:

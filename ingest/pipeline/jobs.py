@@ -1,4 +1,5 @@
-"""What the worker processes run for the pipeline: parse a feed, the footer stage's per-text work.
+"""What the worker processes run for the pipeline: parse a feed, the footer stage's per-text
+work, a clean text's fingerprint.
 
 Every function here takes untrusted text (a feed's bytes, an article's text) and runs in a
 worker under the pool's deadline, never in the event loop (`ingest.workers.pool`). Page
@@ -9,8 +10,12 @@ inside the functions: the main process, where a run of 304s ends, never needs th
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from ingest.models import Cleaned, ParsedFeed
+
+if TYPE_CHECKING:
+    from ingest.dedup.fingerprint import Fingerprint
 
 
 def parse_feed(content: bytes, url: str, content_type: str) -> ParsedFeed:
@@ -25,6 +30,17 @@ def footer_keys(text: str) -> tuple[dict[str, str], frozenset[str]]:
     from ingest.footers import strip as footers
 
     return footers.candidate_keys(text), frozenset(footers.learnable_keys([text]))
+
+
+def clean_and_fingerprint(text: str, learned: Mapping[str, int], rules, site: str,
+                          feed_rights: str | None, min_words: int
+                          ) -> tuple[Cleaned, Fingerprint | None]:
+    """The text stripped of its footers, and the fingerprint of what is left (None when it
+    is shorter than ``min_words``)."""
+    from ingest.dedup import fingerprint as fingerprints
+
+    cleaned = strip_footers(text, learned, rules, site, feed_rights)
+    return cleaned, fingerprints.fingerprint(cleaned.text, min_words)
 
 
 def strip_footers(text: str, learned: Mapping[str, int], rules, site: str,

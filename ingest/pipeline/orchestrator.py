@@ -63,12 +63,15 @@ class Pipeline:
         self._on_event = on_event or no_events
         self._marks = MarkQueue(store)
         self._entries = EntryWork(cfg, store, http, workers)
-        self._batches = BatchWriter(cfg.footers, store, sink, workers, self._marks, clock=clock,
+        self._batches = BatchWriter(cfg.footers, cfg.dedup, store, sink, workers, self._marks,
+                                    clock=clock,
                                     on_written=lambda count: self._on_event("article", count))
 
     # -- the run ------------------------------------------------------------------------
     def recover(self) -> int:
-        """Repair torn lines, then mark seen what was written but not marked (exactly-once)."""
+        """Repair torn lines, then mark seen what was written but not marked (exactly-once);
+        and forget the near-duplicate index's records older than ``dedup.window``."""
+        self.store.forget_stories_before(self._clock() - self.cfg.dedup.window)
         self.sink.repair()
         recovered = 0
         for name, end, records in self.sink.unreconciled(self.store.checkpoints()):
@@ -83,7 +86,8 @@ class Pipeline:
 
     async def run(self, feeds_to_poll: list[Feed]) -> RunStats:
         """Poll every feed once (the `ingest fetch` command)."""
-        stats = RunStats()
+        stats = RunStats(near_duplicate_action="dropped" if self.cfg.dedup.action == "drop"
+                         else "marked")
         started = time.monotonic()
         stats.recovered = self.recover()
         gate = asyncio.Semaphore(self.cfg.schedule.concurrency)

@@ -23,6 +23,8 @@ class PollResult:
     written: int = 0
     already_seen: int = 0
     duplicates: int = 0
+    near_duplicates: int = 0  # copies of a story already known (marked, or dropped)
+    story_sizes: list = field(default_factory=list)  # per near-duplicate: its story's size
     deferred: int = 0  # left for a later run (transient page failures, host backoff)
     pages: int = 0  # page requests made
     footers_removed: int = 0
@@ -49,6 +51,7 @@ class RunStats:
     results: list[PollResult] = field(default_factory=list)
     seconds: float = 0.0
     recovered: int = 0  # records found on disk at start that the store did not know
+    near_duplicate_action: str = "marked"  # "marked" or "dropped": what dedup.action does
 
     def __repr__(self) -> str:
         # Short: asyncio.run formats the repr of its result on the way out, and the
@@ -86,6 +89,9 @@ class RunStats:
         skipped = self.skipped()
         if skipped:
             lines.append("skipped: " + ", ".join(f"{n} {k}" for k, n in sorted(skipped.items())))
+        if self.total("near_duplicates"):
+            lines.append(f"near-duplicates: {self.total('near_duplicates')} of stories already "
+                         f"known ({self.near_duplicate_action})")
         if self.recovered:
             lines.append(f"recovered: {self.recovered} records written before a crash")
         lines += self._failures()

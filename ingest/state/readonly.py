@@ -1,26 +1,30 @@
-"""A read-only view of the SQLite state store, for `ingest status` and `ingest footers`.
+"""A read-only view of the SQLite state store, for `ingest status`, `ingest footers` and
+`ingest stories`.
 
 It takes no lock, so it works while `ingest run` or `ingest fetch` holds the
 store: SQLite's WAL lets a reader see the last committed state beside a
-writer. Every write is refused (SQLite opens the file with ``mode=ro``).
+writer. Every write is refused (SQLite opens the file with ``mode=ro``). It makes no
+tables, so a store an earlier version wrote (no near-duplicate index) has no stories.
 Open it with ``SqliteStore.open_readonly(path)``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
-from collections.abc import Iterable
 from pathlib import Path
 
 from ingest.errors import StateError
+from ingest.models import Story
 from ingest.state.sqlite_feeds import FeedRows
 from ingest.state.sqlite_footers import FooterStats
 from ingest.state.sqlite_schema import connect_reader
 from ingest.state.sqlite_seen import SeenMarks
+from ingest.state.sqlite_stories import StoryIndex
 
 
-class ReadOnlySqliteStore(SeenMarks, FeedRows, FooterStats):
+class ReadOnlySqliteStore(SeenMarks, FeedRows, FooterStats, StoryIndex):
     def __init__(self, path: Path, *, clock=time.time) -> None:
         super().__init__(path, clock)
         if not self.path.is_file():
@@ -32,7 +36,12 @@ class ReadOnlySqliteStore(SeenMarks, FeedRows, FooterStats):
             raise StateError(f"state: cannot read {self.path}: {exc}; is it an ingest "
                              "state store (state.path)?") from exc
 
-    def _write(self, sql_rows: Iterable) -> None:
+    def stories(self, since: float, min_size: int) -> list[Story]:
+        if not self._read("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'stories'"):
+            return []
+        return super().stories(since, min_size)
+
+    def _writing(self, what: str = "write to") -> contextlib.AbstractContextManager[None]:
         raise StateError(f"state: {self.path} is open read-only; nothing was changed")
 
     def close(self) -> None:

@@ -1,10 +1,11 @@
 """`SqliteStore`: the state store (`ingest.state.store.Store`) in one SQLite file.
 
 WAL, one writer process at a time, enforced with a lock file beside the store
-(``state.sqlite.lock``, holding the writer's pid). Every method is one short
-transaction. The file's tables, their version and migration are in sqlite_schema; the
-tables' methods in sqlite_seen, sqlite_feeds and sqlite_footers, which the read-only
-view (readonly.py, for `ingest status`) shares.
+(``state.sqlite.lock``, holding the writer's pid). Every method is one transaction, a
+short one but for pruning the near-duplicate index (a pass over its band table). The
+file's tables, their version and migration are in sqlite_schema; the tables' methods in
+sqlite_seen, sqlite_feeds, sqlite_footers and sqlite_stories, which the read-only view
+(readonly.py, for `ingest status`) shares.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from ingest.state.sqlite_feeds import FeedRows
 from ingest.state.sqlite_footers import FooterStats
 from ingest.state.sqlite_schema import connect_writer
 from ingest.state.sqlite_seen import SeenMarks
+from ingest.state.sqlite_stories import StoryIndex
 
 
-class SqliteStore(SeenMarks, FeedRows, FooterStats):
+class SqliteStore(SeenMarks, FeedRows, FooterStats, StoryIndex):
     """SQLite implementation; one process at a time holds ``<path>.lock``."""
 
     def __init__(self, path: Path, *, lock_timeout: float = 10.0,

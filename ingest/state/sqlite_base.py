@@ -28,9 +28,13 @@ class SqliteBase:
 
     def _write(self, sql_rows: Iterable[tuple[str, Iterable]]) -> None:
         """Run several statements in one transaction."""
-        with self._transaction("write to"):
+        with self._writing():
             for sql, rows in sql_rows:
                 self._db.executemany(sql, rows)
+
+    def _writing(self, what: str = "write to") -> contextlib.AbstractContextManager[None]:
+        """A transaction that writes (the read-only view refuses it before it starts)."""
+        return self._transaction(what)
 
     @contextlib.contextmanager
     def _transaction(self, what: str) -> Iterator[None]:

@@ -13,7 +13,10 @@ from pathlib import Path
 
 from ingest.errors import StateError
 
-SCHEMA_VERSION = 1  # the PRAGMA user_version it writes; a store without one reads 0
+# The PRAGMA user_version it writes; a store without one reads 0. Version 2 is the first
+# with the near-duplicate index (stories, story_bands; laid out in sqlite_stories).
+SCHEMA_VERSION = 2
+_WAL_KEPT = 64 * 1024 * 1024  # bytes
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen (
@@ -47,6 +50,23 @@ CREATE TABLE IF NOT EXISTS sink_checkpoints (
     offset INTEGER NOT NULL,
     fingerprint TEXT
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS stories (
+    id INTEGER PRIMARY KEY,
+    record_id TEXT NOT NULL UNIQUE,
+    story_id TEXT NOT NULL,
+    signature BLOB NOT NULL,
+    site TEXT NOT NULL,
+    title TEXT,
+    published TEXT,
+    indexed_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS stories_story ON stories (story_id, indexed_at);
+CREATE INDEX IF NOT EXISTS stories_indexed ON stories (indexed_at);
+CREATE TABLE IF NOT EXISTS story_bands (
+    band INTEGER NOT NULL,
+    id INTEGER NOT NULL,
+    PRIMARY KEY (band, id)
+) WITHOUT ROWID;
 """
 
 
@@ -59,6 +79,9 @@ def connect_writer(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA busy_timeout=5000")
+        # Pruning the near-duplicate index rewrites much of the file in one transaction;
+        # past it, the WAL file is cut back to this size rather than staying as large.
+        db.execute(f"PRAGMA journal_size_limit={_WAL_KEPT}")
         check_schema_version(db, path)
         db.executescript(_SCHEMA)
         _migrate(db)
@@ -94,7 +117,8 @@ def check_schema_version(db: sqlite3.Connection, path: Path) -> None:
 
 
 def _migrate(db: sqlite3.Connection) -> None:
-    """Bring a store made by an earlier version up to the current schema."""
+    """Bring a store made by an earlier version up to the current schema: the tables a
+    version added are made by _SCHEMA (IF NOT EXISTS), the columns it added are here."""
     columns = {row[1] for row in db.execute("PRAGMA table_info(feeds)")}
     if "leased_until" not in columns:
         db.execute("ALTER TABLE feeds ADD COLUMN leased_until REAL")

@@ -1,4 +1,5 @@
-"""The state store's interface: seen entries, feed validators and schedule, footer statistics.
+"""The state store's interface: seen entries, feed validators and schedule, footer statistics,
+the near-duplicate index.
 
 `Store` is the small interface the pipeline and the daemon use, as a Protocol: a backend
 conforms by having these methods, and is chosen once, in the shell. `ingest.state.sqlite`
@@ -10,10 +11,10 @@ beside it; tests/state/test_store_contract.py runs against every implementation.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
-from ingest.models import Checkpoint, FeedState
+from ingest.models import Checkpoint, FeedState, Story, StoryEntry
 
 
 class Store(Protocol):
@@ -91,6 +92,33 @@ class Store(Protocol):
 
     def footer_lines(self, site: str | None = None) -> list[tuple[str, str, str, int]]:
         """``(site, key, sample, count)`` rows, most frequent first."""
+        ...
+
+    # -- near-duplicate index ----------------------------------------------
+    def story_candidates(self, bands: Sequence[int], since: float) -> list[StoryEntry]:
+        """Index entries indexed at or after ``since`` that share at least one band key
+        with ``bands``, each once, earliest indexed first (then by record id); their
+        ``bands`` are left empty."""
+        ...
+
+    def add_stories(self, entries: Sequence[StoryEntry]) -> None:
+        """Index these records, each as of its ``indexed_at``, in one transaction; a
+        record_id already indexed is left as it is."""
+        ...
+
+    def forget_stories_before(self, cutoff: float) -> int:
+        """Compaction: drop index entries indexed before ``cutoff`` (the window) and their
+        band keys; return how many records."""
+        ...
+
+    def story_size(self, story_id: str) -> int:
+        """How many records of the story are in the index (0 for one it never held)."""
+        ...
+
+    def stories(self, since: float, min_size: int) -> list[Story]:
+        """Clusters with a record indexed at or after ``since`` and at least ``min_size``
+        records still in the index, biggest first (then earliest first_seen, story id).
+        Sites and titles are distinct, in the order their records were indexed."""
         ...
 
     # -- sink checkpoints -----------------------------------------------------

@@ -27,8 +27,8 @@ from ingest.workers.process import serve
 # comes last: it fills the extractor's lazy caches and freezes the heap, so the workers
 # share them.
 PRELOAD = ["ingest.workers.process", "ingest.pipeline.jobs", "ingest.extract.page",
-           "ingest.extract.feed", "ingest.footers.strip", "trafilatura", "feedparser",
-           "ingest.extract.warmup"]
+           "ingest.extract.feed", "ingest.footers.strip", "ingest.dedup.fingerprint",
+           "trafilatura", "feedparser", "ingest.extract.warmup"]
 STOP_WAIT = 2.0  # seconds an idle worker may take to exit once its pipe is closed
 
 

@@ -18,6 +18,7 @@ from ingest.config import load as config_module
 from ingest.config.load import load_config
 from ingest.config.model import (
     Config,
+    DedupConfig,
     ExtractConfig,
     FootersConfig,
     HttpConfig,
@@ -79,6 +80,12 @@ schedule:
 server:
   host: 127.0.0.1
   port: 9100
+dedup:
+  enabled: false
+  threshold: 0.7
+  window: 2d
+  min_words: 30
+  action: drop
 """
 
 
@@ -110,6 +117,8 @@ def test_full_config(tmp_path):
         schedule=ScheduleConfig(interval=600.0, min_interval=60.0, max_interval=7200.0,
                                 concurrency=3, failing_after=7, shutdown_grace=5.0),
         server=ServerConfig(host="127.0.0.1", port=9100),
+        dedup=DedupConfig(enabled=False, threshold=0.7, window=2 * 86400.0, min_words=30,
+                          action="drop"),
     )
 
 
@@ -478,6 +487,10 @@ BOUNDS = [
     ("schedule.max_interval", "366d", "'366d' is longer than 365d"),
     ("http.max_page_bytes", "2GiB", "'2GiB' is more than 1GiB"),
     ("output.max_file_bytes", "101GB", "'101GB' is more than 100GB"),
+    ("dedup.window", "3651d", "'3651d' is longer than 3650d"),
+    ("dedup.min_words", "100001", "must be 100000 or less, got 100001"),
+    ("dedup.threshold", "1.01", "expected a number more than 0 and at most 1, got 1.01"),
+    ("dedup.threshold", "0", "expected a number more than 0 and at most 1, got 0"),
 ]
 
 

@@ -159,7 +159,8 @@ def test_a_job_past_its_deadline_costs_its_entry_only(tmp_path, server, stage):
     def overruns(func, args) -> bool:
         if stage == "extract":
             return getattr(func, "func", None) is not None and args[1] == poisoned
-        return func is jobs.strip_footers and "numero 1," in args[0]
+        return (func in (jobs.strip_footers, jobs.clean_and_fingerprint)
+                and "numero 1," in args[0])
 
     ((first,), (second,)) = polls(cfg, cfg.feeds, 2, pipeline_hook=lambda pipeline:
                                   past_their_deadline(pipeline.workers, overruns))

@@ -8,9 +8,37 @@ import sqlite3
 import pytest
 
 from ingest.errors import StateError, StateLocked
-from ingest.models import Checkpoint, FeedState
+from ingest.models import Checkpoint, FeedState, Story, StoryEntry
+from ingest.state import sqlite_schema
 from ingest.state.sqlite import SqliteStore
 from ingest.state.sqlite_schema import SCHEMA_VERSION
+
+# The tables of a version-1 store, as that version made them.
+VERSION_1_SCHEMA = """
+CREATE TABLE seen (key TEXT PRIMARY KEY, status TEXT NOT NULL, seen_at REAL NOT NULL)
+    WITHOUT ROWID;
+CREATE TABLE attempts (key TEXT PRIMARY KEY, count INTEGER NOT NULL, last_error TEXT,
+    updated_at REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE feeds (url TEXT PRIMARY KEY, data TEXT NOT NULL, next_poll_at REAL,
+    leased_until REAL) WITHOUT ROWID;
+CREATE INDEX feeds_next_poll ON feeds (next_poll_at);
+CREATE TABLE footer_lines (site TEXT NOT NULL, key TEXT NOT NULL, sample TEXT NOT NULL,
+    count INTEGER NOT NULL, updated_at REAL NOT NULL, PRIMARY KEY (site, key)) WITHOUT ROWID;
+CREATE TABLE sink_checkpoints (path TEXT PRIMARY KEY, offset INTEGER NOT NULL,
+    fingerprint TEXT) WITHOUT ROWID;
+INSERT INTO seen VALUES ('k1', 'written', 10.0);
+INSERT INTO feeds VALUES ('https://a/feed', '{"etag": "\\"v1\\""}', 5.0, NULL);
+INSERT INTO footer_lines VALUES ('ansa.it', 'segui ansa', 'Segui ANSA', 3, 10.0);
+INSERT INTO sink_checkpoints VALUES ('articles.jsonl', 77, 'f1');
+PRAGMA user_version = 1;
+"""
+
+
+def version_1_store(path):
+    db = sqlite3.connect(path)
+    db.executescript(VERSION_1_SCHEMA)
+    db.close()
+    return path
 
 
 @pytest.fixture
@@ -81,6 +109,38 @@ def test_store_from_an_earlier_version_gets_checkpoint_fingerprints_and_a_versio
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
+def test_a_version_1_store_is_migrated_in_place_and_keeps_what_it_held(tmp_path):
+    path = version_1_store(tmp_path / "v1.sqlite")
+    reader = SqliteStore.open_readonly(path)  # beside a version-1 writer: no index yet
+    assert reader.stories(0.0, 1) == [] and reader.unseen(["k1"]) == set()
+    reader.close()
+    s = SqliteStore(path)
+    try:
+        assert s.unseen(["k1", "k2"]) == {"k2"}
+        assert s.get_feed("https://a/feed").etag == '"v1"'
+        assert s.footer_counts("ansa.it") == {"segui ansa": 3}
+        assert s.checkpoints() == {"articles.jsonl": Checkpoint(77, "f1")}
+        s.add_stories([StoryEntry("r1", "r1", b"sig", (1, 2), indexed_at=900.0)])
+        assert [e.record_id for e in s.story_candidates([2], 0.0)] == ["r1"]
+    finally:
+        s.close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert {"stories", "story_bands"} <= {r[0] for r in db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    db.close()
+
+
+def test_a_version_1_ingest_refuses_the_migrated_store(tmp_path, monkeypatch):
+    path = version_1_store(tmp_path / "v1.sqlite")
+    SqliteStore(path).close()
+    monkeypatch.setattr(sqlite_schema, "SCHEMA_VERSION", 1)  # what that version checks against
+    for open_store in (SqliteStore, SqliteStore.open_readonly):
+        with pytest.raises(StateError, match=r"newer version of ingest \(store schema 2; this "
+                                             r"one knows up to 1\)"):
+            open_store(path)
+
+
 def test_store_written_by_a_newer_version_is_refused_clearly(tmp_path):
     path = tmp_path / "new.sqlite"
     SqliteStore(path).close()
@@ -95,6 +155,28 @@ def test_store_written_by_a_newer_version_is_refused_clearly(tmp_path):
             open_store(path)
     with pytest.raises(StateError, match="newer version"):  # not StateLocked: the lock was let go
         SqliteStore(path, lock_timeout=0)
+
+
+def test_forgetting_index_entries_drops_their_band_rows(store):
+    store.add_stories([StoryEntry(f"r{i}", "r0", b"sig", (i, -i - 1, 2 ** 63 - 1), indexed_at=i)
+                       for i in range(1500)])
+    store.add_stories([StoryEntry("new", "new", b"sig", (7, 8), indexed_at=5000.0)])
+
+    def band_rows() -> int:
+        return store._db.execute("SELECT count(*) FROM story_bands").fetchone()[0]
+
+    assert band_rows() == 1500 * 3 + 2
+    assert store.forget_stories_before(1200.0) == 1200
+    assert band_rows() == 300 * 3 + 2
+    assert store.forget_stories_before(5000.0) == 300
+    assert band_rows() == 2
+
+
+def test_a_lookup_of_more_band_keys_than_a_statement_takes_is_split(store):
+    store._db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)  # SQLite's smallest default
+    store.add_stories([StoryEntry("a", "a", b"sig", (5000,), indexed_at=1.0)])
+    found = store.story_candidates(list(range(10_000, 12_000)) + [5000], 0.0)
+    assert [e.record_id for e in found] == ["a"]
 
 
 @pytest.mark.parametrize("data, problem", [
@@ -140,9 +222,15 @@ def test_the_read_only_view_reads_beside_the_writer_and_changes_nothing(tmp_path
             assert reader.checkpoints() == {"articles.jsonl": Checkpoint(12, "f")}
             writer.add_footer_counts("ansa.it", {"k": (3, "K")})  # committed after it opened
             assert reader.footer_lines() == [("ansa.it", "k", "K", 3)]
+            assert reader.stories(0.0, 1) == []
+            writer.add_stories([StoryEntry("r1", "r1", b"sig", (1,), "a.it", "T", None, 900.0),
+                                StoryEntry("r2", "r1", b"sig", (2,), "b.it", "T", None, 950.0)])
+            assert reader.stories(0.0, 2) == [Story("r1", 2, None, 900.0, ("a.it", "b.it"), ("T",))]
             for write in (lambda: reader.mark_seen({"b": "written"}),
                           lambda: reader.put_feed(FeedState(url="g")),
-                          lambda: reader.add_footer_counts("ansa.it", {"k": (1, "K")})):
+                          lambda: reader.add_footer_counts("ansa.it", {"k": (1, "K")}),
+                          lambda: reader.add_stories([StoryEntry("r3", "r3", b"sig", (3,))]),
+                          lambda: reader.forget_stories_before(2000.0)):
                 with pytest.raises(StateError, match=r"open read-only; nothing was changed"):
                     write()
             with pytest.raises(StateError, match="claiming due feeds in"):
@@ -150,6 +238,7 @@ def test_the_read_only_view_reads_beside_the_writer_and_changes_nothing(tmp_path
         finally:
             reader.close()
         assert writer.unseen(["b"]) == {"b"} and writer.footer_counts("ansa.it") == {"k": 3}
+        assert [s.size for s in writer.stories(0.0, 1)] == [2]
         assert writer.claim_due_feeds(10.0, 5, 60) == ["f"]
     finally:
         writer.close()

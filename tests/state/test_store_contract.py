@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ingest.errors import StateError
-from ingest.models import Checkpoint, FeedState
+from ingest.models import Checkpoint, FeedState, Story, StoryEntry
 from ingest.state.sqlite import SqliteStore
 from ingest.state.store import Store
 
@@ -182,12 +182,110 @@ def test_footer_lines_that_did_not_recur_are_forgotten(store: Store, clock: Cloc
     assert store.footer_counts("ansa.it") == {"footer": 3}
 
 
+# -- near-duplicate index ----------------------------------------------------------------------
+def entry(record_id: str, bands: tuple[int, ...], at: float, *, story: str | None = None,
+          site: str = "ansa.it", title: str | None = None, published: str | None = None
+          ) -> StoryEntry:
+    return StoryEntry(record_id=record_id, story_id=story or record_id,
+                      signature=record_id.encode() * 4, bands=bands, site=site, title=title,
+                      published=published, indexed_at=at)
+
+
+def ids(entries: list[StoryEntry]) -> list[str]:
+    return [e.record_id for e in entries]
+
+
+def test_candidates_share_a_band_are_found_once_and_keep_what_was_indexed(store: Store) -> None:
+    big = -(2 ** 63)  # band keys are signed 64-bit, the whole range
+    store.add_stories([entry("a", (1, 2, 3), 100.0, title="A", published="2025-01-01T00:00:00Z"),
+                       entry("b", (3, 4, big), 200.0, story="a"),
+                       entry("c", (7, 8, 9), 300.0)])
+    assert ids(store.story_candidates([3, 99], 0.0)) == ["a", "b"]  # both share band 3
+    assert ids(store.story_candidates([2, 3, 4], 0.0)) == ["a", "b"]  # a shares two: once
+    assert ids(store.story_candidates([big], 0.0)) == ["b"]
+    assert store.story_candidates([5, 6], 0.0) == []
+    assert store.story_candidates([], 0.0) == []
+    assert store.story_candidates([1, 4, 9], 0.0)[0] == StoryEntry(
+        record_id="a", story_id="a", signature=b"aaaa", site="ansa.it", title="A",
+        published="2025-01-01T00:00:00Z", indexed_at=100.0)
+    assert store.story_candidates([4], 0.0)[0].story_id == "a"
+
+
+def test_candidates_respect_since_and_any_number_of_bands(store: Store) -> None:
+    store.add_stories([entry("old", (1,), 100.0), entry("new", (1, 5000), 200.0)])
+    assert ids(store.story_candidates([1], 200.0)) == ["new"]  # indexed at `since`: kept
+    assert ids(store.story_candidates([1], 100.0)) == ["old", "new"]  # earliest first
+    assert store.story_candidates([1], 200.5) == []
+    many = list(range(10_000, 12_000)) + [5000]
+    assert ids(store.story_candidates(many, 0.0)) == ["new"]
+
+
+def test_adding_a_record_again_leaves_it_as_it_is(store: Store) -> None:
+    store.add_stories([entry("a", (1, 2), 100.0, title="First")])
+    store.add_stories([entry("a", (3,), 900.0, story="other", title="Second"),
+                       entry("b", (3,), 900.0), entry("b", (4,), 950.0)])
+    [a] = store.story_candidates([1], 0.0)
+    assert (a.story_id, a.title, a.indexed_at) == ("a", "First", 100.0)
+    assert ids(store.story_candidates([3], 0.0)) == ["b"]  # a gained no band
+    assert store.story_candidates([4], 0.0) == []  # nor did b, added twice in one call
+    store.add_stories([])
+
+
+def test_forgetting_drops_old_records_and_their_bands(store: Store) -> None:
+    store.add_stories([entry(f"old{i}", (i, 1_000_000), 100.0 + i) for i in range(250)])
+    store.add_stories([entry("new", (1_000_000,), 5000.0, story="old0")])
+    assert store.forget_stories_before(200.0) == 100
+    assert len(store.story_candidates([1_000_000], 0.0)) == 151
+    assert store.story_candidates([7], 0.0) == []  # a forgotten record is found by no band
+    assert store.forget_stories_before(5000.0) == 150
+    assert ids(store.story_candidates([1_000_000], 0.0)) == ["new"]
+    assert store.forget_stories_before(5000.0) == 0
+    store.add_stories([entry("old7", (7,), 6000.0)])  # forgotten: it may be indexed anew
+    assert ids(store.story_candidates([7], 0.0)) == ["old7"]
+
+
+def test_stories_group_order_and_size(store: Store) -> None:
+    store.add_stories([
+        entry("s1", (1,), 100.0, site="ansa.it", title="T1", published="2025-01-02T00:00:00Z"),
+        entry("s2", (2,), 150.0, story="s1", site="rai.it", title="T2"),
+        entry("x1", (3,), 200.0),
+        entry("p1", (4,), 300.0, title="P", published="2025-01-05T00:00:00Z"),
+        entry("s3", (5,), 400.0, story="s1", site="ansa.it", title="T1",
+              published="2025-01-01T00:00:00Z"),
+        entry("p2", (6,), 500.0, story="p1", site="agi.it", title="P"),
+        entry("a1", (7,), 600.0, site="", title=""),  # neither names a site nor a title
+    ])
+    assert store.stories(0.0, 1) == [
+        Story("s1", 3, "2025-01-01T00:00:00Z", 100.0, ("ansa.it", "rai.it"), ("T1", "T2")),
+        Story("p1", 2, "2025-01-05T00:00:00Z", 300.0, ("ansa.it", "agi.it"), ("P",)),
+        Story("x1", 1, None, 200.0, ("ansa.it",), ()),  # as big as a1, seen earlier
+        Story("a1", 1, None, 600.0, (), ()),
+    ]
+    assert [s.story_id for s in store.stories(0.0, 2)] == ["s1", "p1"]
+    assert store.stories(0.0, 4) == []
+    # a story counts all its records once one of them is recent enough
+    assert [(s.story_id, s.size) for s in store.stories(450.0, 1)] == [("p1", 2), ("a1", 1)]
+    assert store.stories(601.0, 1) == []
+    assert [store.story_size(story) for story in ("s1", "p1", "a1", "s2", "never")] == [3, 2, 1, 0, 0]
+
+
+def test_a_story_outlives_its_first_record(store: Store) -> None:
+    store.add_stories([entry("first", (1,), 100.0, site="a.it", title="Old"),
+                       entry("second", (2,), 300.0, story="first", site="b.it", title="New"),
+                       entry("third", (3,), 400.0, story="first", site="c.it")])
+    assert store.forget_stories_before(200.0) == 1
+    assert store.stories(0.0, 2) == [Story("first", 2, None, 300.0, ("b.it", "c.it"), ("New",))]
+    assert store.story_size("first") == 2
+    assert store.story_candidates([2], 0.0)[0].story_id == "first"
+
+
 # -- the store as a whole ----------------------------------------------------------------------
 def test_what_was_stored_is_there_after_reopening(open_store, clock: Clock) -> None:
     store = open_store(clock)
     store.mark_seen({"a": "written"}, {"articles.jsonl": Checkpoint(12, "f")})
     store.put_feed(FeedState(url="https://a/feed", etag='"v1"', next_poll_at=5.0))
     store.add_footer_counts("ansa.it", {"segui ansa": (3, "Segui ANSA")})
+    store.add_stories([entry("r1", (1, 2), 900.0), entry("r2", (2,), 950.0, story="r1")])
     store.close()
     store = open_store(clock)
     try:
@@ -196,6 +294,8 @@ def test_what_was_stored_is_there_after_reopening(open_store, clock: Clock) -> N
         assert store.get_feed("https://a/feed").etag == '"v1"'
         assert store.footer_counts("ansa.it") == {"segui ansa": 3}
         assert store.claim_due_feeds(10.0, 5, 60) == ["https://a/feed"]
+        assert ids(store.story_candidates([2], 0.0)) == ["r1", "r2"]
+        assert [(s.story_id, s.size) for s in store.stories(0.0, 1)] == [("r1", 2)]
     finally:
         store.close()
 
