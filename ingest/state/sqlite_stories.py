@@ -4,9 +4,12 @@ keys, and the story (cluster) it joined.
 Two tables (sqlite_schema). ``stories`` holds one row per record; its integer ``id`` is
 what the band rows refer to, so each of a record's many band rows costs a few bytes
 rather than a copy of the record id. ``story_bands`` is keyed (band, id) WITHOUT ROWID, so
-a lookup is a few probes of its key. Pruning deletes a window's worth of records at
-once: their band rows lie all over the band-ordered table, and one pass over it touches
-each of its pages once, where a delete per band row would touch them once per row.
+a lookup is a few probes of its key. ``stories`` is indexed on (story_id, indexed_at),
+which answers a story's size and which stories are big and recent without the rows.
+
+Pruning deletes a window's worth of records at once: their band rows lie all over the
+band-ordered table, and one pass over it touches each of its pages once, where a delete
+per band row would touch them once per row.
 """
 
 from __future__ import annotations
