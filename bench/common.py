@@ -20,6 +20,7 @@ from pathlib import Path
 from tests.helpers.cli import CORPUS, REPO, ingest_command
 
 __all__ = ["CORPUS", "REPO", "argument_parser", "bench_command", "bench_env", "cmdline",
+           "corpus_pages_missing",
            "ingest_command", "ingest_env", "machine", "parent_of", "settings_env", "smaps_rollup",
            "table", "table_head", "table_row", "tree", "write_config"]
 
@@ -31,6 +32,15 @@ def argument_parser(name: str, doc: str | None) -> argparse.ArgumentParser:
     """The parser of ``python -m bench.<name>``, described by its docstring's first line."""
     return argparse.ArgumentParser(prog=f"python -m bench.{name}",
                                    description=(doc or "").split("\n", 1)[0])
+
+
+def corpus_pages_missing(corpus: Path) -> bool:
+    """Say so on stderr when ``corpus`` has no pages/ folder (the corpus is an argument)."""
+    if (corpus / "pages").is_dir():
+        return False
+    print(f"bench: no corpus at {corpus}/pages; pass the corpus folder as argument",
+          file=sys.stderr)
+    return True
 
 
 def bench_command(name: str, *args: str) -> list[str]:

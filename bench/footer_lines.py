@@ -35,7 +35,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from bench.common import CORPUS, REPO, argument_parser, table
+from bench.common import CORPUS, REPO, argument_parser, corpus_pages_missing, table
 from bench.quality import extract_text, load_pages
 from ingest.footers import rules as R
 from ingest.footers.lines import clean, line_key
@@ -153,9 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argument_parser("footer_lines", __doc__)
     parser.add_argument("corpus", nargs="?", type=Path, default=CORPUS, help="the corpus folder")
     corpus = parser.parse_args(argv).corpus
-    if not (corpus / "pages").is_dir():
-        print(f"bench: no corpus at {corpus}/pages; pass the corpus folder as argument",
-              file=sys.stderr)
+    if corpus_pages_missing(corpus):
         return 2
     found = corpus_lines(corpus)
     found["golden removals"] = golden_lines(GOLDEN)

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import trafilatura
 
-from bench.common import CORPUS, argument_parser, table
+from bench.common import CORPUS, argument_parser, corpus_pages_missing, table
 from ingest.footers.strip import (
     FooterRules,
     count_batch,
@@ -205,9 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argument_parser("quality", __doc__)
     parser.add_argument("corpus", nargs="?", type=Path, default=CORPUS, help="the corpus folder")
     corpus = parser.parse_args(argv).corpus
-    if not (corpus / "pages").is_dir():
-        print(f"bench: no corpus at {corpus}/pages; pass the corpus folder as argument",
-              file=sys.stderr)
+    if corpus_pages_missing(corpus):
         return 2
     print(report(evaluate(load_pages(corpus))))
     return 0

@@ -73,7 +73,6 @@ _CREDIT = re.compile("|".join(c.format(**_fmt) for c in R.CREDIT_LINES))
 _DATELINE = re.compile("|".join(d.format(**_fmt) for d in R.DATELINES))
 _DATE_WORD = re.compile(rf"(#[\s.]*+)?\b({_MONTHS})\b\.?(?(1)|(?=[\s,]*+#))")
 _DAY_WORD = re.compile(rf"\b(?:{_DAYS})\b(?=[\s,]*+(?:#|{re.escape(R.MONTH_TOKEN)}))")
-_DIGITS = re.compile(r"\d++")
 _DAY_FIGURE = re.compile(r"\d++(?:st|nd|rd|th|er)?")  # "3rd", "1er": the day goes whole
 # The figures of a date, a time or a year; a learned key folds only these (see line_key).
 _DATE_FIGURES = re.compile("|".join([

@@ -69,9 +69,7 @@ class Pipeline:
 
     # -- the run ------------------------------------------------------------------------
     def recover(self) -> int:
-        """Repair torn lines, then mark seen what was written but not marked (exactly-once);
-        and forget the near-duplicate index's records older than ``dedup.window``."""
-        self.store.forget_stories_before(self._clock() - self.cfg.dedup.window)
+        """Repair torn lines, then mark seen what was written but not marked (exactly-once)."""
         self.sink.repair()
         recovered = 0
         for name, end, records in self.sink.unreconciled(self.store.checkpoints()):
@@ -90,6 +88,8 @@ class Pipeline:
                          else "marked")
         started = time.monotonic()
         stats.recovered = self.recover()
+        # the daemon prunes in its daily compaction; a run of `ingest fetch` has only this
+        self.store.forget_stories_before(self._clock() - self.cfg.dedup.window)
         gate = asyncio.Semaphore(self.cfg.schedule.concurrency)
 
         async def one(feed: Feed) -> None:

@@ -21,10 +21,10 @@ from ingest.state.sqlite_feeds import FeedRows
 from ingest.state.sqlite_footers import FooterStats
 from ingest.state.sqlite_schema import connect_reader
 from ingest.state.sqlite_seen import SeenMarks
-from ingest.state.sqlite_stories import StoryIndex
+from ingest.state.sqlite_stories import StoryRows
 
 
-class ReadOnlySqliteStore(SeenMarks, FeedRows, FooterStats, StoryIndex):
+class ReadOnlySqliteStore(SeenMarks, FeedRows, FooterStats, StoryRows):
     def __init__(self, path: Path, *, clock=time.time) -> None:
         super().__init__(path, clock)
         if not self.path.is_file():

@@ -22,10 +22,10 @@ from ingest.state.sqlite_feeds import FeedRows
 from ingest.state.sqlite_footers import FooterStats
 from ingest.state.sqlite_schema import connect_writer
 from ingest.state.sqlite_seen import SeenMarks
-from ingest.state.sqlite_stories import StoryIndex
+from ingest.state.sqlite_stories import StoryRows
 
 
-class SqliteStore(SeenMarks, FeedRows, FooterStats, StoryIndex):
+class SqliteStore(SeenMarks, FeedRows, FooterStats, StoryRows):
     """SQLite implementation; one process at a time holds ``<path>.lock``."""
 
     def __init__(self, path: Path, *, lock_timeout: float = 10.0,

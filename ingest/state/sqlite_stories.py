@@ -23,7 +23,7 @@ _BANDS_PER_QUERY = 500  # below SQLite's cap on the parameters of one statement
 _ENTRY_COLUMNS = "record_id, story_id, signature, site, title, published, indexed_at"
 
 
-class StoryIndex(SqliteBase):
+class StoryRows(SqliteBase):
     def story_candidates(self, bands: Sequence[int], since: float) -> list[StoryEntry]:
         found: dict[str, StoryEntry] = {}
         for chunk in chunks(sorted(set(bands)), _BANDS_PER_QUERY):
