@@ -109,7 +109,6 @@ class BatchWriter:
                 continue
             story = c.story
             if story is not None and story.near_duplicate_of is not None:
-                poll.result.near_duplicates += 1
                 poll.result.story_sizes.append(story.story_size)
                 if self._dedup.action == "drop":
                     dropped.add(c.draft.id)

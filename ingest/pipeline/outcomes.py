@@ -23,7 +23,6 @@ class PollResult:
     written: int = 0
     already_seen: int = 0
     duplicates: int = 0
-    near_duplicates: int = 0  # copies of a story already known (marked, or dropped)
     story_sizes: list = field(default_factory=list)  # per near-duplicate: its story's size
     deferred: int = 0  # left for a later run (transient page failures, host backoff)
     pages: int = 0  # page requests made
@@ -34,6 +33,11 @@ class PollResult:
     fetch_seconds: list = field(default_factory=list)  # per HTTP exchange (feed and pages)
     extract_seconds: list = field(default_factory=list)  # per page extraction
     seconds: float = 0.0
+
+    @property
+    def near_duplicates(self) -> int:
+        """Copies of a story already known (marked, or dropped)."""
+        return len(self.story_sizes)
 
     @property
     def ok(self) -> bool:
