@@ -43,6 +43,15 @@ class FetchResult:
 
 
 @dataclass(frozen=True)
+class HostTurn:
+    """A host's politeness turn as a shared store hands it out (`take_host_turn`)."""
+
+    slot: int | None  # the slot held until `end_host_turn`; None: none free, or it rests
+    wait: float  # seconds: until the request may start (slot given), else before asking again
+    resting: tuple[float, str] | None = None  # (wall-clock until, why) while the host rests
+
+
+@dataclass(frozen=True)
 class Entry:
     """One item of a feed, as the feed gives it (links already absolute)."""
 

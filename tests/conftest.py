@@ -26,3 +26,18 @@ def corpus() -> Path:
     if not CORPUS.is_dir():
         pytest.skip(f"test corpus not found at {CORPUS} (expected ../shared/corpus beside the repo)")
     return CORPUS
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """The session's real PostgreSQL (tests/helpers/postgres.py)."""
+    from helpers.postgres import postgres_server
+
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres) -> str:
+    """A fresh, empty database of the session's PostgreSQL."""
+    return postgres.new_database()

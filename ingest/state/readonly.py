@@ -4,8 +4,8 @@
 It takes no lock, so it works while `ingest run` or `ingest fetch` holds the
 store: SQLite's WAL lets a reader see the last committed state beside a
 writer. Every write is refused (SQLite opens the file with ``mode=ro``). It makes no
-tables, so a store an earlier version wrote (no near-duplicate index) has no stories.
-Open it with ``SqliteStore.open_readonly(path)``.
+tables, so a store an earlier version wrote has no stories (no near-duplicate index) and
+no resting hosts (no hosts table). Open it with ``SqliteStore.open_readonly(path)``.
 """
 
 from __future__ import annotations
@@ -19,14 +19,15 @@ from ingest.errors import StateError
 from ingest.models import Story
 from ingest.state.sqlite_feeds import FeedRows
 from ingest.state.sqlite_footers import FooterStats
+from ingest.state.sqlite_hosts import HostRows
 from ingest.state.sqlite_schema import connect_reader
 from ingest.state.sqlite_seen import SeenMarks
 from ingest.state.sqlite_stories import StoryRows
 
 
-class ReadOnlySqliteStore(SeenMarks, FeedRows, FooterStats, StoryRows):
-    def __init__(self, path: Path, *, clock=time.time) -> None:
-        super().__init__(path, clock)
+class ReadOnlySqliteStore(SeenMarks, FeedRows, FooterStats, StoryRows, HostRows):
+    def __init__(self, path: Path, *, clock=time.time, replica: str | None = None) -> None:
+        super().__init__(path, clock, replica)
         if not self.path.is_file():
             raise StateError(f"state: no state store at {self.path} yet; "
                              "`ingest fetch` or `ingest run` creates it")
@@ -37,9 +38,18 @@ class ReadOnlySqliteStore(SeenMarks, FeedRows, FooterStats, StoryRows):
                              "state store (state.path)?") from exc
 
     def stories(self, since: float, min_size: int) -> list[Story]:
-        if not self._read("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'stories'"):
+        if not self._has_table("stories"):
             return []
         return super().stories(since, min_size)
+
+    def resting_hosts(self, now: float) -> dict[str, tuple[float, str]]:
+        if not self._has_table("hosts"):
+            return {}
+        return super().resting_hosts(now)
+
+    def _has_table(self, name: str) -> bool:
+        return bool(self._read("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                               (name,)))
 
     def _writing(self, what: str = "write to") -> contextlib.AbstractContextManager[None]:
         raise StateError(f"state: {self.path} is open read-only; nothing was changed")

@@ -4,8 +4,11 @@ WAL, one writer process at a time, enforced with a lock file beside the store
 (``state.sqlite.lock``, holding the writer's pid). Every method is one transaction, a
 short one but for pruning the near-duplicate index (a pass over its band table). The
 file's tables, their version and migration are in sqlite_schema; the tables' methods in
-sqlite_seen, sqlite_feeds, sqlite_footers and sqlite_stories, which the read-only view
-(readonly.py, for `ingest status`) shares.
+sqlite_seen, sqlite_feeds, sqlite_footers, sqlite_stories and sqlite_hosts, which the
+read-only view (readonly.py, for `ingest status`) shares.
+
+One process per file makes one replica (``replica``, the host name unless given): its
+share of the due feeds is all of them, and every lease and claim is its own.
 """
 
 from __future__ import annotations
@@ -20,17 +23,18 @@ from ingest.errors import StateError, StateLocked
 from ingest.state.readonly import ReadOnlySqliteStore
 from ingest.state.sqlite_feeds import FeedRows
 from ingest.state.sqlite_footers import FooterStats
+from ingest.state.sqlite_hosts import HostRows
 from ingest.state.sqlite_schema import connect_writer
 from ingest.state.sqlite_seen import SeenMarks
 from ingest.state.sqlite_stories import StoryRows
 
 
-class SqliteStore(SeenMarks, FeedRows, FooterStats, StoryRows):
+class SqliteStore(SeenMarks, FeedRows, FooterStats, StoryRows, HostRows):
     """SQLite implementation; one process at a time holds ``<path>.lock``."""
 
-    def __init__(self, path: Path, *, lock_timeout: float = 10.0,
-                 clock=time.time) -> None:
-        super().__init__(path, clock)
+    def __init__(self, path: Path, *, lock_timeout: float = 10.0, clock=time.time,
+                 replica: str | None = None) -> None:
+        super().__init__(path, clock, replica)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -41,6 +45,7 @@ class SqliteStore(SeenMarks, FeedRows, FooterStats, StoryRows):
             # We hold the lock, so no other process is polling: leases left by a
             # killed process are stale, and its feeds are due again at once.
             self._end_every_lease()
+            self._forget_rests_over()
         except (sqlite3.Error, StateError) as exc:
             if hasattr(self, "_db"):
                 self._db.close()
@@ -50,9 +55,10 @@ class SqliteStore(SeenMarks, FeedRows, FooterStats, StoryRows):
             raise StateError(f"state: cannot open {self.path}: {exc}") from exc
 
     @classmethod
-    def open_readonly(cls, path: Path) -> ReadOnlySqliteStore:
-        """A reader that takes no lock (works beside `ingest run`); writes are refused."""
-        return ReadOnlySqliteStore(path)
+    def open_readonly(cls, path: Path, *, replica: str | None = None) -> ReadOnlySqliteStore:
+        """A reader that takes no lock (works beside `ingest run`); writes are refused.
+        ``replica``: the writer's, which its leases are shown under."""
+        return ReadOnlySqliteStore(path, replica=replica)
 
     def close(self) -> None:
         try:

@@ -2,12 +2,14 @@
 and SQLite's errors translated to StateError naming the file.
 
 The tables' methods are mixins over `SqliteBase` (sqlite_seen, sqlite_feeds,
-sqlite_footers); `SqliteStore` (the writer) and `ReadOnlySqliteStore` combine them.
+sqlite_footers, sqlite_stories, sqlite_hosts); `SqliteStore` (the writer) and
+`ReadOnlySqliteStore` combine them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import socket
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -18,12 +20,16 @@ from ingest.errors import StateError
 class SqliteBase:
     path: Path
     _db: sqlite3.Connection  # set by the view, once the file is open
+    # One process per file, and the writer ends every lease when it opens the store: the
+    # length only bounds a lease its own process left (a poll that ended without saving).
+    lease_seconds: float = 300.0
 
-    def __init__(self, path: Path, clock: Callable[[], float]) -> None:
+    def __init__(self, path: Path, clock: Callable[[], float], replica: str | None) -> None:
         self.path = Path(path)
         self._clock = clock
+        self.replica = replica or socket.gethostname()
         # Articles in flight in this process. One SQLite store has one process
-        # (the lock); a shared store would keep claims as leased rows instead.
+        # (the lock); a shared store keeps claims as leased rows instead.
         self._claims: set[str] = set()
 
     def _write(self, sql_rows: Iterable[tuple[str, Iterable]]) -> None:

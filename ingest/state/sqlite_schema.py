@@ -14,8 +14,9 @@ from pathlib import Path
 from ingest.errors import StateError
 
 # The PRAGMA user_version it writes; a store without one reads 0. Version 2 is the first
-# with the near-duplicate index (stories, story_bands; laid out in sqlite_stories).
-SCHEMA_VERSION = 2
+# with the near-duplicate index (stories, story_bands; laid out in sqlite_stories), 3 the
+# first with host rests (hosts; sqlite_hosts).
+SCHEMA_VERSION = 3
 _WAL_KEPT = 64 * 1024 * 1024  # bytes
 
 _SCHEMA = """
@@ -66,6 +67,11 @@ CREATE TABLE IF NOT EXISTS story_bands (
     band INTEGER NOT NULL,
     id INTEGER NOT NULL,
     PRIMARY KEY (band, id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS hosts (
+    host TEXT PRIMARY KEY,
+    rest_until REAL NOT NULL,
+    why TEXT NOT NULL
 ) WITHOUT ROWID;
 """
 

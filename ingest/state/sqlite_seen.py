@@ -46,14 +46,25 @@ class SeenMarks(SqliteBase):
         return self._read("SELECT count FROM attempts WHERE key = ?", (key,))[0][0]
 
     def claim(self, key: str) -> bool:
-        """Claim an article for this worker while it is in flight."""
-        if key in self._claims:
+        """Claim an article for this worker while it is in flight, unless it is in flight
+        already or was marked seen (a look-up of the seen table's key)."""
+        if key in self._claims or self._read("SELECT 1 FROM seen WHERE key = ?", (key,)):
             return False
         self._claims.add(key)
         return True
 
     def release(self, key: str) -> None:
         self._claims.discard(key)
+
+    def claim_many(self, keys: Iterable[str]) -> set[str]:
+        """`claim` for each key, with one look-up of the seen table per chunk."""
+        free = set(keys) - self._claims
+        claimed = self.unseen(free)
+        self._claims |= claimed
+        return claimed
+
+    def release_many(self, keys: Iterable[str]) -> None:
+        self._claims.difference_update(keys)
 
     def forget_seen_before(self, cutoff: float) -> int:
         """Compaction: drop seen marks older than ``cutoff``; return how many."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ingest.models import Story, StoryEntry
+from ingest.state.rows import story_entry, story_of
 from ingest.state.sqlite_base import SqliteBase, chunks
 
 _BANDS_PER_QUERY = 500  # below SQLite's cap on the parameters of one statement
@@ -32,7 +33,7 @@ class StoryRows(SqliteBase):
                 f"WHERE band IN ({','.join('?' * len(chunk))})) AND indexed_at >= ?",
                 [*chunk, since])
             for row in rows:
-                found.setdefault(row[0], _entry(row))
+                found.setdefault(row[0], story_entry(row))
         return sorted(found.values(), key=lambda e: (e.indexed_at, e.record_id))
 
     def add_stories(self, entries: Sequence[StoryEntry]) -> None:
@@ -71,21 +72,6 @@ class StoryRows(SqliteBase):
         members: dict[str, list[tuple]] = {}
         for row in rows:
             members.setdefault(row[0], []).append(row)
-        found = [_story(story_id, rows) for story_id, rows in members.items()]
+        found = [story_of(story_id, rows) for story_id, rows in members.items()]
         return sorted(found, key=lambda s: (-s.size, s.first_seen, s.story_id))
 
-
-def _story(story_id: str, rows: list[tuple]) -> Story:
-    """A story from its records' rows, in the order they were indexed."""
-    published = [row[3] for row in rows if row[3]]
-    return Story(story_id=story_id, size=len(rows),
-                 first_published=min(published) if published else None,
-                 first_seen=rows[0][4],
-                 sites=tuple(dict.fromkeys(row[1] for row in rows if row[1])),
-                 titles=tuple(dict.fromkeys(row[2] for row in rows if row[2])))
-
-
-def _entry(row: tuple) -> StoryEntry:
-    record_id, story_id, signature, site, title, published, indexed_at = row
-    return StoryEntry(record_id=record_id, story_id=story_id, signature=bytes(signature),
-                      site=site, title=title, published=published, indexed_at=indexed_at)

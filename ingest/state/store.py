@@ -2,11 +2,15 @@
 the near-duplicate index.
 
 `Store` is the small interface the pipeline and the daemon use, as a Protocol: a backend
-conforms by having these methods, and is chosen once, in the shell. `ingest.state.sqlite`
-holds the single-node implementation, `SqliteStore` (one file, WAL, one writer process at
-a time, enforced with a lock file). Every method is a short, self-contained transaction,
-and nothing outside the backend's modules writes SQL, so a PostgreSQL store can stand
-beside it; tests/state/test_store_contract.py runs against every implementation.
+conforms by having these methods, and is chosen once, in the shell (`ingest.state.open`).
+`ingest.state.sqlite` holds the single-node implementation, `SqliteStore` (one file, WAL,
+one writer process at a time, enforced with a lock file); `ingest.state.postgres` the
+shared one, `PostgresStore`, which several replicas use at once. Every method is a short,
+self-contained transaction, and nothing outside the backends' modules writes SQL;
+tests/state/test_store_contract.py runs against every implementation.
+
+Claims (articles in flight) and leases (feeds being polled) belong to this process's
+replica: they last while it lives, and at most `lease_seconds` after it died.
 """
 
 from __future__ import annotations
@@ -19,6 +23,11 @@ from ingest.models import Checkpoint, FeedState, Story, StoryEntry
 
 class Store(Protocol):
     """What the pipeline needs from a state store."""
+
+    #: this process's replica identity (``state.replica``): the owner of its leases
+    replica: str
+    #: seconds a lease or claim of a replica that died (kill -9) still holds
+    lease_seconds: float
 
     # -- seen entries -------------------------------------------------------
     def unseen(self, keys: Iterable[str]) -> set[str]:
@@ -36,11 +45,20 @@ class Store(Protocol):
         ...
 
     def claim(self, key: str) -> bool:
-        """Claim an article while it is in flight; False if it is claimed already."""
+        """Claim an article while it is in flight; False if it is claimed already (by any
+        replica) or already marked seen."""
         ...
 
     def release(self, key: str) -> None:
         """End a claim: the article may be claimed again."""
+        ...
+
+    def claim_many(self, keys: Iterable[str]) -> set[str]:
+        """`claim` for each of ``keys`` at once: the keys now claimed by this replica."""
+        ...
+
+    def release_many(self, keys: Iterable[str]) -> None:
+        """`release` for each of ``keys`` at once."""
         ...
 
     def forget_seen_before(self, cutoff: float) -> int:
@@ -60,10 +78,16 @@ class Store(Protocol):
         """Every saved feed, by URL."""
         ...
 
-    def claim_due_feeds(self, now: float, limit: int, lease_seconds: float) -> list[str]:
-        """Lease up to ``limit`` due feeds until ``now + lease_seconds`` in one
-        transaction, so no other dispatcher takes them; `put_feed` ends a lease.
-        Feeds without a ``next_poll_at`` are not scheduled and never claimed."""
+    def claim_due_feeds(self, now: float, limit: int) -> list[FeedState]:
+        """Lease due feeds (``next_poll_at <= now``, not leased) to this replica in one
+        transaction, so no other dispatcher takes them: at most ``limit``, and at most
+        this replica's share of what is due (due feeds / live replicas, rounded up).
+        Their states, earliest due first: a poll needs no second read. `put_feed` ends a
+        lease. Feeds without a ``next_poll_at`` are never claimed."""
+        ...
+
+    def leases(self) -> dict[str, str]:
+        """``{feed URL: replica}`` for every feed leased now (being polled)."""
         ...
 
     def shift_schedule(self, seconds: float) -> int:
@@ -119,6 +143,16 @@ class Store(Protocol):
         """Clusters with a record indexed at or after ``since`` and at least ``min_size``
         records still in the index, biggest first (then earliest first_seen, story id).
         Sites and titles are distinct, in the order their records were indexed."""
+        ...
+
+    # -- hosts: politeness shared by every process on the store -------------------
+    def rest_host(self, host: str, until: float, why: str) -> None:
+        """``host`` is left alone until the wall-clock time ``until`` (Retry-After, or
+        timeouts in a row); a later ``until`` already stored is kept."""
+        ...
+
+    def resting_hosts(self, now: float) -> dict[str, tuple[float, str]]:
+        """``{host: (until, why)}`` for hosts resting at wall-clock time ``now``."""
         ...
 
     # -- sink checkpoints -----------------------------------------------------

@@ -3,7 +3,9 @@ unreadable rows. What every store does is in test_store_contract.py."""
 
 import multiprocessing
 import re
+import socket
 import sqlite3
+import time
 
 import pytest
 
@@ -34,9 +36,31 @@ PRAGMA user_version = 1;
 """
 
 
+# A version-2 store: version 1's tables and rows, the near-duplicate index, no hosts.
+VERSION_2_SCHEMA = VERSION_1_SCHEMA.replace("PRAGMA user_version = 1;", """
+CREATE TABLE stories (id INTEGER PRIMARY KEY, record_id TEXT NOT NULL UNIQUE,
+    story_id TEXT NOT NULL, signature BLOB NOT NULL, site TEXT NOT NULL, title TEXT,
+    published TEXT, indexed_at REAL NOT NULL);
+CREATE INDEX stories_story ON stories (story_id, indexed_at);
+CREATE INDEX stories_indexed ON stories (indexed_at);
+CREATE TABLE story_bands (band INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (band, id))
+    WITHOUT ROWID;
+INSERT INTO stories VALUES (1, 'r1', 'r1', X'00', 'ansa.it', 'T', NULL, 900.0);
+INSERT INTO story_bands VALUES (7, 1);
+PRAGMA user_version = 2;
+""")
+
+
 def version_1_store(path):
     db = sqlite3.connect(path)
     db.executescript(VERSION_1_SCHEMA)
+    db.close()
+    return path
+
+
+def version_2_store(path):
+    db = sqlite3.connect(path)
+    db.executescript(VERSION_2_SCHEMA)
     db.close()
     return path
 
@@ -91,7 +115,7 @@ def test_store_from_an_earlier_version_is_migrated(tmp_path):
     db.commit()
     db.close()
     s = SqliteStore(path)
-    assert s.claim_due_feeds(10.0, 5, 300) == ["https://a/feed"]
+    assert [f.url for f in s.claim_due_feeds(10.0, 5)] == ["https://a/feed"]
     s.close()
 
 
@@ -125,8 +149,8 @@ def test_a_version_1_store_is_migrated_in_place_and_keeps_what_it_held(tmp_path)
     finally:
         s.close()
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
-    assert {"stories", "story_bands"} <= {r[0] for r in db.execute(
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert {"stories", "story_bands", "hosts"} <= {r[0] for r in db.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table'")}
     db.close()
 
@@ -136,9 +160,44 @@ def test_a_version_1_ingest_refuses_the_migrated_store(tmp_path, monkeypatch):
     SqliteStore(path).close()
     monkeypatch.setattr(sqlite_schema, "SCHEMA_VERSION", 1)  # what that version checks against
     for open_store in (SqliteStore, SqliteStore.open_readonly):
-        with pytest.raises(StateError, match=r"newer version of ingest \(store schema 2; this "
+        with pytest.raises(StateError, match=r"newer version of ingest \(store schema 3; this "
                                              r"one knows up to 1\)"):
             open_store(path)
+
+
+def test_a_version_2_store_is_migrated_in_place_and_keeps_what_it_held(tmp_path):
+    path = version_2_store(tmp_path / "v2.sqlite")
+    reader = SqliteStore.open_readonly(path)  # beside a version-2 writer: no hosts table yet
+    assert reader.resting_hosts(0.0) == {} and reader.story_size("r1") == 1
+    reader.close()
+    s = SqliteStore(path, clock=lambda: 1000.0)
+    try:
+        assert s.unseen(["k1", "k2"]) == {"k2"}
+        assert s.get_feed("https://a/feed").etag == '"v1"'
+        assert s.footer_counts("ansa.it") == {"segui ansa": 3}
+        assert s.checkpoints() == {"articles.jsonl": Checkpoint(77, "f1")}
+        assert [e.record_id for e in s.story_candidates([7], 0.0)] == ["r1"]
+        s.rest_host("a.example", 5000.0, "answered HTTP 429, asked us to wait")
+        assert s.resting_hosts(1000.0) == {
+            "a.example": (5000.0, "answered HTTP 429, asked us to wait")}
+    finally:
+        s.close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    db.close()
+    reader = SqliteStore.open_readonly(path)
+    try:
+        assert list(reader.resting_hosts(1000.0)) == ["a.example"]
+    finally:
+        reader.close()
+
+
+def test_a_version_2_ingest_refuses_the_migrated_store(tmp_path, monkeypatch):
+    path = version_2_store(tmp_path / "v2.sqlite")
+    SqliteStore(path).close()
+    monkeypatch.setattr(sqlite_schema, "SCHEMA_VERSION", 2)
+    with pytest.raises(StateError, match=r"store schema 3; this one knows up to 2"):
+        SqliteStore(path)
 
 
 def test_store_written_by_a_newer_version_is_refused_clearly(tmp_path):
@@ -203,10 +262,10 @@ def test_a_reopened_store_ends_the_leases_a_killed_writer_left(tmp_path):
     path = tmp_path / "s.sqlite"
     s = SqliteStore(path)
     s.put_feed(FeedState(url="a", next_poll_at=5.0))
-    assert s.claim_due_feeds(10.0, 5, 3600) == ["a"]
+    assert [f.url for f in s.claim_due_feeds(10.0, 5)] == ["a"]
     s.close()  # the lease is still in the file, as after a SIGKILL
     s = SqliteStore(path)
-    assert s.claim_due_feeds(10.0, 5, 3600) == ["a"]
+    assert [f.url for f in s.claim_due_feeds(10.0, 5)] == ["a"]
     s.close()
 
 
@@ -234,12 +293,12 @@ def test_the_read_only_view_reads_beside_the_writer_and_changes_nothing(tmp_path
                 with pytest.raises(StateError, match=r"open read-only; nothing was changed"):
                     write()
             with pytest.raises(StateError, match="claiming due feeds in"):
-                reader.claim_due_feeds(10.0, 5, 60)
+                reader.claim_due_feeds(10.0, 5)
         finally:
             reader.close()
         assert writer.unseen(["b"]) == {"b"} and writer.footer_counts("ansa.it") == {"k": 3}
         assert [s.size for s in writer.stories(0.0, 1)] == [2]
-        assert writer.claim_due_feeds(10.0, 5, 60) == ["f"]
+        assert [f.url for f in writer.claim_due_feeds(10.0, 5)] == ["f"]
     finally:
         writer.close()
 
@@ -251,3 +310,61 @@ def test_the_read_only_view_names_a_missing_store_or_a_file_that_is_not_one(tmp_
     other.write_text("not a database\n" * 100)
     with pytest.raises(StateError, match=r"cannot read .*notes\.txt: .*is it an ingest state store"):
         SqliteStore.open_readonly(other)
+
+
+def test_a_rest_keeps_the_later_end_and_outlives_the_process_until_it_is_over(tmp_path):
+    path = tmp_path / "s.sqlite"
+    s = SqliteStore(path, clock=lambda: 1000.0)
+    s.rest_host("a.example", 5000.0, "answered HTTP 429, asked us to wait")
+    s.rest_host("a.example", 3000.0, "timed out 3 times in a row, left alone")  # earlier: kept
+    s.rest_host("b.example", 2000.0, "timed out 3 times in a row, left alone")
+    s.rest_host("b.example", 2500.0, "answered HTTP 503, asked us to wait")  # later: replaces
+    assert s.resting_hosts(1000.0) == {
+        "a.example": (5000.0, "answered HTTP 429, asked us to wait"),
+        "b.example": (2500.0, "answered HTTP 503, asked us to wait")}
+    assert list(s.resting_hosts(2500.0)) == ["a.example"]  # a rest ending now is over
+    s.close()
+    s = SqliteStore(path, clock=lambda: 3000.0)  # b's rest is over: dropped at opening
+    try:
+        assert s.resting_hosts(0.0) == {"a.example": (5000.0, "answered HTTP 429, asked us to wait")}
+    finally:
+        s.close()
+    reader = SqliteStore.open_readonly(path)
+    try:
+        with pytest.raises(StateError, match="open read-only; nothing was changed"):
+            reader.rest_host("c.example", 9000.0, "x")
+    finally:
+        reader.close()
+
+
+def test_one_replica_per_file_owns_every_lease_and_refuses_claims_of_seen_keys(tmp_path):
+    path = tmp_path / "s.sqlite"
+    now = time.time()  # the reader beside it reads the wall clock
+    clock = [now]
+    s = SqliteStore(path, clock=lambda: clock[0], replica="node-1")
+    try:
+        assert SqliteStore.lease_seconds == s.lease_seconds == 300.0
+        s.put_feed(FeedState(url="a", next_poll_at=5.0))
+        s.put_feed(FeedState(url="b", next_poll_at=5.0))
+        assert s.leases() == {}
+        assert [f.url for f in s.claim_due_feeds(now, 1)] == ["a"]
+        assert s.leases() == {"a": "node-1"}
+        reader = SqliteStore.open_readonly(path, replica="node-1")
+        assert reader.leases() == {"a": "node-1"} and reader.replica == "node-1"
+        reader.close()
+        clock[0] = now + 300.0  # the lease ran out (its poll never saved the feed)
+        assert s.leases() == {}
+        assert [f.url for f in s.claim_due_feeds(now + 300.0, 5)] == ["a", "b"]
+        s.put_feed(FeedState(url="a", next_poll_at=900.0))  # a's poll is over
+        assert s.leases() == {"b": "node-1"}
+        s.mark_seen({"done": "written"})
+        assert not s.claim("done")  # marked seen: never in flight again
+        assert s.claim("new") and not s.claim("new")
+    finally:
+        s.close()
+    s = SqliteStore(path)
+    try:
+        assert s.replica == socket.gethostname()
+        assert s.leases() == {}  # opening ended the leases left in the file
+    finally:
+        s.close()
