@@ -10,6 +10,9 @@
                         its userinfo, password and query values of 4 or more characters, in
                         the forms libraries print them) replaced anywhere in ``text``, and
                         the userinfo and credential parameters of any other URL too
+    conninfo_secrets(c), describe_conninfo(c), mask_conninfo(c)   a libpq connection
+                        string's (``state.url``) passwords, for a Redactor's ``secrets``; its
+                        database as ``user@host:port/dbname``; itself with passwords ``***``
 
 None of them raises on any text. No pattern here has an ambiguous repeat, and the
 secrets are looked up by their first characters at word boundaries, so the work is
@@ -37,9 +40,9 @@ CREDENTIAL_SUFFIXES = (
     "sessionid", "session_id", "sessid", "credential", "credentials", "auth",
 )
 
-# The userinfo of an http(s) URL in running text; a raw "@" inside a password is
-# taken in too (as urlsplit does: the host follows the last "@").
-_USERINFO_IN_TEXT = re.compile(r"(?i)(?<![a-z])(https?://)(?:[^\s/?#@]*+@)++")
+# The userinfo of an http(s) or PostgreSQL URL in running text; a raw "@" inside a
+# password is taken in too (as urlsplit does: the host follows the last "@").
+_USERINFO_IN_TEXT = re.compile(r"(?i)(?<![a-z])((?:https?|postgres(?:ql)?)://)(?:[^\s/?#@]*+@)++")
 # One name=value parameter of a query or fragment in running text.
 _PARAM_IN_TEXT = re.compile(r"([?&;#])([^\s=&#?;\"'<>]++)=([^\s&#;\"'<>]*+)")
 # Percent-escapes as httpx writes them (upper case) and as some servers echo them.
@@ -237,3 +240,54 @@ def _start_pattern(first_chars: set[str]) -> re.Pattern:
     percent-escape) before one of the secrets' first characters."""
     chars = "".join(sorted(re.escape(c) for c in first_chars))
     return re.compile(rf"(?:(?<![0-9A-Za-z])|(?<=%[0-9A-Fa-f]{{2}}))(?=[{chars}])")
+
+
+# -- libpq connection strings (state.url): URL or key=value form ----------------------
+_PASSWORD_KEYS = ("password", "sslpassword")
+
+
+def _conninfo_params(conninfo: str) -> dict[str, str] | None:
+    """libpq's reading of ``conninfo``; None if it cannot read it."""
+    from psycopg import Error
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        return {k: str(v) for k, v in conninfo_to_dict(conninfo).items()}
+    except Error:
+        return None
+
+
+def conninfo_secrets(conninfo: str) -> tuple[str, ...]:
+    """The passwords in ``conninfo``, as libpq reads them and as written in a URL."""
+    params = _conninfo_params(conninfo) or {}
+    _head, userinfo, _rest = _split_authority(conninfo)
+    written = (userinfo or "").partition(":")[2]
+    return tuple(sorted({written, *(params.get(k, "") for k in _PASSWORD_KEYS)} - {""}))
+
+
+def describe_conninfo(conninfo: str) -> str:
+    """``user@host:port/dbname``, libpq's defaults (and PG* variables) filling the gaps."""
+    from psycopg import pq
+
+    if (params := _conninfo_params(conninfo)) is None:
+        return "a PostgreSQL database (connection string unreadable)"
+    defaults = {o.keyword.decode(): (o.val or b"").decode() for o in pq.Conninfo.get_defaults()}
+    user, host, port, dbname = (params.get(k) or defaults.get(k) or ""
+                                for k in ("user", "host", "port", "dbname"))
+    return f"{user}@{host or 'localhost'}:{port or 5432}/{dbname or user}"
+
+
+def mask_conninfo(conninfo: str) -> str:
+    """``conninfo`` with its passwords as ``***`` (a URL keeps its form; the key=value form
+    is written again by libpq's rules); wholly ``***`` if libpq cannot read it."""
+    from psycopg.conninfo import make_conninfo
+
+    if (params := _conninfo_params(conninfo)) is None:
+        return MASK
+    head, userinfo, rest = _split_authority(conninfo)
+    if not head:
+        return make_conninfo(**{k: MASK if k in _PASSWORD_KEYS else v for k, v in params.items()})
+    user, colon, _password = (userinfo or "").partition(":")
+    shown = "" if userinfo is None else f"{user}{colon and ':' + MASK}@"
+    return head + shown + _map_params(
+        rest, lambda name, value: MASK if value and unquote(name or "") in _PASSWORD_KEYS else value)

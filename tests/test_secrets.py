@@ -1,12 +1,14 @@
-"""No secret of a feed URL (userinfo, token) or of the ops server (its token) in any log
-line, status, error, check output or record.
+"""No secret of a feed URL (userinfo, token), of the ops server (its token) or of the
+state's PostgreSQL connection string (its password) in any log line, status, error, check
+output or record.
 
 End to end: `ingest fetch`, `ingest status`, `ingest check` and `ingest run` in
 subprocesses against the fault server on 127.0.0.1, with feeds whose URLs carry a
 password and tokens, one answering and one failing (HTTP 500). Then the parts:
 `redact_url` and `record_url` (tables), `Redactor` (the forms libraries print, and
-what it must leave alone), the log filter, and fuzzing (nothing raises, nothing leaks,
-bounded work).
+what it must leave alone), the connection-string helpers (`conninfo_secrets`,
+`describe_conninfo`, `mask_conninfo`), the log filter, and fuzzing (nothing raises,
+nothing leaks, bounded work).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from urllib.parse import quote, quote_plus, unquote, urlsplit
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from psycopg.conninfo import make_conninfo
 
 from helpers.cli import run_cli
 from helpers.daemonrun import Run, free_port, wait_for
@@ -38,7 +41,15 @@ from ingest.config.load import load_config
 from ingest.daemon import metrics
 from ingest.models import FeedState
 from ingest.pipeline.outcomes import PollResult, RunStats
-from ingest.redact import Redactor, is_credential_name, record_url, redact_url
+from ingest.redact import (
+    Redactor,
+    conninfo_secrets,
+    describe_conninfo,
+    is_credential_name,
+    mask_conninfo,
+    record_url,
+    redact_url,
+)
 from ingest.state.sqlite import SqliteStore
 
 PASSWORD = "Pa%24%24-w0rd-9"  # as the URL spells it; "Pa$$-w0rd-9" decoded
@@ -46,7 +57,10 @@ TOKEN = "tok_5ecret_abc"
 API_KEY = "KEY-998877"
 SERVER_TOKEN = "srv-T0ken-42"
 BASIC = base64.b64encode(f"alice:{unquote(PASSWORD)}".encode()).decode()
-SECRETS = (PASSWORD, unquote(PASSWORD), TOKEN, API_KEY, SERVER_TOKEN, BASIC)
+DB_PASSWORD = "db-Pa%2Fss:w0rd"  # as the URL spells it; "db-Pa/ss:w0rd" decoded
+STATE_URL = f"postgresql://ingest:{DB_PASSWORD}@db.internal:5433/news?sslmode=require"
+SECRETS = (PASSWORD, unquote(PASSWORD), TOKEN, API_KEY, SERVER_TOKEN, BASIC, DB_PASSWORD,
+           unquote(DB_PASSWORD))
 
 
 def assert_no_secret(text: str, where: str) -> None:
@@ -124,6 +138,65 @@ def test_check_shows_no_secret(site):
     plain = json.loads(shown["json"])
     assert plain["server"]["token"] == "***"
     assert plain["feeds"][0]["url"] == f"http://***@127.0.0.1:{port}/small/0.xml?token=***&page=***"
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    (STATE_URL, "postgresql://ingest:***@db.internal:5433/news?sslmode=require"),
+    (f"host=db.internal dbname=news user=ingest password='{unquote(DB_PASSWORD)}'",
+     "user=ingest password=*** dbname=news host=db.internal"),  # libpq's order
+])
+def test_check_shows_no_password_of_the_state_database(tmp_path, url, shown):
+    config = write_config(tmp_path / "config.yaml", [("a", "http://127.0.0.1:9/feed.xml")])
+    for fmt in ("json", "yaml"):
+        check = run_cli("check", "--format", fmt, "--config", str(config),
+                        env={"INGEST_STATE_URL": url})
+        assert check.returncode == 0, check.stderr
+        assert_no_secret(check.stdout + check.stderr, f"ingest check --format {fmt}")
+        if fmt == "json":
+            assert json.loads(check.stdout)["state"]["url"] == shown
+
+
+@pytest.mark.parametrize("url", [
+    f"host=db password={unquote(DB_PASSWORD)} and more",  # libpq: missing "=" after "more"
+    f"postgresql://ingest:{DB_PASSWORD}@[::1/news",  # libpq quotes the whole URL back
+    f"postgresql://ingest:{DB_PASSWORD}@db:port/news",
+    f"mysql://ingest:{DB_PASSWORD}@db/news",
+])
+def test_a_config_error_in_the_state_url_shows_no_password(tmp_path, url):
+    config = write_config(tmp_path / "config.yaml", [("a", "http://127.0.0.1:9/feed.xml")],
+                          state={"url": url})
+    proc = run_cli("check", "--config", str(config))
+    assert proc.returncode == 2 and "state.url: " in proc.stderr, proc.stderr
+    assert_no_secret(proc.stderr, "the config error")
+
+
+@pytest.mark.parametrize(("conninfo", "secrets", "described", "masked"), [
+    (STATE_URL, {DB_PASSWORD, unquote(DB_PASSWORD)}, "ingest@db.internal:5433/news",
+     "postgresql://ingest:***@db.internal:5433/news?sslmode=require"),
+    ("postgres://u@/news?host=/run/pg&password=Qpw9&sslpassword=Qkey7", {"Qpw9", "Qkey7"},
+     "u@/run/pg:5432/news", "postgres://u@/news?host=/run/pg&password=***&sslpassword=***"),
+    ("host=db port=6000 dbname=news user=u password='a b\\'c'", {"a b'c"}, "u@db:6000/news",
+     "user=u password=*** dbname=news host=db port=6000"),
+    ("postgresql://u:@db/news", set(), "u@db:5432/news", "postgresql://u:***@db/news"),
+    ("postgresql://db", set(), None, "postgresql://db"),  # user and dbname: libpq's defaults
+    ("not a connection string", set(), "a PostgreSQL database (connection string unreadable)",
+     "***"),
+])
+def test_the_secrets_description_and_display_of_a_connection_string(
+        conninfo, secrets, described, masked):
+    assert set(conninfo_secrets(conninfo)) == secrets
+    assert described is None or describe_conninfo(conninfo) == described
+    assert mask_conninfo(conninfo) == masked
+
+
+def test_the_redactor_hides_a_database_password_however_it_is_printed():
+    redact = Redactor(secrets=conninfo_secrets(STATE_URL))
+    for printed in (STATE_URL, unquote(DB_PASSWORD), f"password={unquote(DB_PASSWORD)}",
+                    quote(unquote(DB_PASSWORD), safe="")):
+        assert_no_secret(redact(f"state: cannot connect with {printed}: refused"), printed)
+    # the userinfo of any PostgreSQL URL, known or not
+    assert (Redactor()("to postgres://bob:pw@db/x and postgresql://amy@db/y")
+            == "to postgres://***@db/x and postgresql://***@db/y")
 
 
 def test_a_config_error_naming_a_feed_url_shows_no_secret(tmp_path):
@@ -348,7 +421,21 @@ def test_no_secret_of_a_known_url_survives(user, password, values):
 
 
 HOSTILE = ["http://" * 20_000, "?a" * 70_000, "&a=" * 50_000, "a" * 150_000,
-           "%41" * 50_000, "https://a@" * 15_000, ("Q" * 3 + " ") * 40_000]
+           "%41" * 50_000, "https://a@" * 15_000, "postgresql://a@" * 10_000,
+           ("Q" * 3 + " ") * 40_000]
+
+
+@pytest.mark.fuzz
+@given(secrets_st, st.text(max_size=200))
+def test_no_database_password_survives_and_no_text_makes_the_helpers_raise(password, text):
+    for conninfo in (f"postgresql://u:{quote(password, safe='')}@db/news",
+                     make_conninfo(host="db", dbname="news", password=password)):
+        assert password in conninfo_secrets(conninfo)
+        shown = mask_conninfo(conninfo) + describe_conninfo(conninfo)
+        out = Redactor(secrets=conninfo_secrets(conninfo))(f"state: {conninfo}: {password}")
+        assert password not in shown + out, shown + out
+    assert isinstance(conninfo_secrets(text), tuple)
+    assert isinstance(mask_conninfo(text) + describe_conninfo(text), str)
 
 
 @pytest.fixture(scope="module")

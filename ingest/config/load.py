@@ -16,6 +16,7 @@ The parts, each in its own module of ingest.config:
   yaml_reader  the YAML library, bounded (nesting, unbuildable values)
   schema       the keys as data: section -> key -> Field (check, env, default)
   checks       the value checks the schema refers to
+  database     those of the PostgreSQL settings (connection string, replica, table)
   env          INGEST_* overrides
   feeds        the feeds list -> Feed models
 and ingest.units: durations and sizes (parse_duration, parse_size).
@@ -90,6 +91,7 @@ def _config(top: dict, label: str, file: Path, env: Mapping[str, str]) -> Config
     apply_env_overrides(raws, env)
     sections = {name: _build_section(name, raws[name], file.parent) for name in SECTION_FIELDS}
     _check_schedule(sections["schedule"], raws["schedule"])
+    _check_sink(sections["output"], sections["state"], raws["output"])
     return Config(path=file, feeds=feeds, **sections)
 
 
@@ -112,6 +114,15 @@ def _build_section(name: str, raws: dict[str, RawSetting], base: Path) -> Any:
         if key not in values and spec.default is not None:
             values[key] = resolve_path(Path(spec.default), base)
     return _SECTION_TYPES[name](**values)
+
+
+def _check_sink(output: OutputConfig, state: StateConfig, raws: dict[str, RawSetting]) -> None:
+    """The postgres sink writes into the state's database: it needs one."""
+    if output.sink == "postgres" and state.url is None:
+        raw = raws["sink"]
+        raise config_error(raw.where, raw.line, "output.sink",
+                           "postgres writes into the database of state.url, which is not set; "
+                           "set state.url (or INGEST_STATE_URL), or use sink: files")
 
 
 def _check_schedule(schedule: ScheduleConfig, raws: dict[str, RawSetting]) -> None:

@@ -6,6 +6,8 @@ loader (ingest.config.load), which reads config.yaml and INGEST_* variables into
 
 from __future__ import annotations
 
+import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -13,6 +15,29 @@ from typing import Any
 
 from ingest import USER_AGENT
 from ingest.models import Feed
+from ingest.redact import mask_conninfo
+
+# A replica's name goes into file names (articles-….<replica>.jsonl). A last label of digits
+# is refused: it would read as a part number (articles-….1.jsonl).
+REPLICA_NAME = re.compile(r"[A-Za-z0-9._-]{1,63}")
+_PART_LIKE = re.compile(r"(?:^|\.)[0-9]++$")
+
+
+def usable_replica(name: str) -> bool:
+    return REPLICA_NAME.fullmatch(name) is not None and _PART_LIKE.search(name) is None
+
+
+def host_replica() -> str:
+    """``state.replica``'s default: the host name, else its first label, else that label
+    made usable (other characters as ``-``, ``host-`` before a number such as a
+    container id of digits)."""
+    name = socket.gethostname()
+    label = name.split(".")[0]
+    for candidate in (name, label):
+        if usable_replica(candidate):
+            return candidate
+    label = re.sub(r"[^A-Za-z0-9_-]", "-", label)[:58] or "ingest"
+    return label if usable_replica(label) else f"host-{label}"
 
 
 @dataclass(frozen=True)
@@ -21,6 +46,8 @@ class OutputConfig:
     partition: str = "day"  # "day" | "none"
     compress: str = "none"  # "none" | "gzip": one gzip member per batch, files *.jsonl.gz
     max_file_bytes: int | None = None  # start the next part (.1, .2, ...) past this size
+    sink: str = "files"  # "files" | "postgres": the table below, in the state.url database
+    table: str = "articles"  # an SQL name, optionally schema.name
 
 
 @dataclass(frozen=True)
@@ -29,6 +56,11 @@ class StateConfig:
     lock_timeout: float = 30.0  # seconds to wait for another ingest process
     max_attempts: int = 5  # transient failures of one article before giving up
     retention: float = 180 * 86400.0  # seconds a seen mark is kept
+    # A libpq connection string: the state lives in PostgreSQL, `path` is unused. It may
+    # hold a password, so it stays out of the repr.
+    url: str | None = field(default=None, repr=False)
+    replica: str = field(default_factory=host_replica)  # this process's name among replicas
+    connect_timeout: float = 120.0  # seconds the daemon waits for the database at start
 
 
 @dataclass(frozen=True)
@@ -100,8 +132,12 @@ class Config:
 
 
 def effective_config(cfg: Config) -> dict:
-    """Every effective value as plain data (paths as text, durations in seconds)."""
-    return _plain(cfg)
+    """Every effective value as plain data (paths as text, durations in seconds); the
+    passwords of ``state.url`` as ``***``."""
+    plain = _plain(cfg)
+    if cfg.state.url is not None:
+        plain["state"]["url"] = mask_conninfo(cfg.state.url)
+    return plain
 
 
 def _plain(value: Any) -> Any:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingest.config import checks as check
+from ingest.config import database
 
 
 @dataclass(frozen=True)
@@ -33,12 +34,17 @@ SECTION_FIELDS: dict[str, dict[str, Field]] = {
         "partition": Field(check.choice("day", "none"), "raw"),
         "compress": Field(check.choice("none", "gzip"), "raw"),
         "max_file_bytes": Field(check.optional(check.size(most="100GB"))),
+        "sink": Field(check.choice("files", "postgres"), "raw"),
+        "table": Field(database.sql_table, "raw"),
     },
     "state": {
         "path": Field(check.path, "raw", default="data/state.sqlite"),
         "lock_timeout": Field(check.duration(most="1d", positive=False)),
         "max_attempts": Field(check.integer(1, 100)),
         "retention": Field(check.duration(most="3650d")),
+        "url": Field(check.optional(database.conninfo), "raw"),
+        "replica": Field(database.replica, "raw"),
+        "connect_timeout": Field(check.duration(most="1d", positive=False)),
     },
     "http": {
         "timeout": Field(check.duration(most="1h")),

@@ -1,2 +1,2 @@
-"""Where records go: the Sink Protocol, JSON lines (plain or gzip), standard output, and
-the files' recovery after a crash."""
+"""Where records go: the Sink Protocol, JSON lines (plain or gzip), standard output, a
+PostgreSQL table, and the files' recovery after a crash."""

@@ -27,3 +27,8 @@ class Sink(Protocol):
     def write(self, records: Sequence[Mapping]) -> dict[str, Checkpoint]:
         """Append a batch durably; return ``{output name: its new checkpoint}``."""
         ...
+
+    def close(self) -> None:
+        """Let go of what the sink holds open (a database connection); files are closed
+        after each batch."""
+        ...

@@ -6,7 +6,10 @@ gzip`` the same names end in ``.jsonl.gz`` and each batch is appended as one
 whole gzip member (see gzip_members.py). With ``max_file_bytes``, a batch that would
 take the current file past the limit starts the next part,
 ``articles-YYYY-MM-DD.1.jsonl``, ``.2``, ...; a batch is never split, so a
-file is larger than the limit only when one batch alone is.
+file is larger than the limit only when one batch alone is. Replicas sharing a
+PostgreSQL state each write their own files, the replica's name before the part:
+``articles-YYYY-MM-DD.<replica>.jsonl``, ``.<replica>.1.jsonl``; such a sink sees only
+its own replica's files (`files`, `repair`, `unreconciled`), whoever else writes in the folder.
 
 A batch is appended with one write; if the write fails (disk full, file-size
 limit), the file is cut back to its previous length so no torn line remains.
@@ -43,8 +46,10 @@ PLAIN = ".jsonl"
 
 class JsonlSink:
     def __init__(self, directory: Path, *, partition: str = "day", compress: str = "none",
-                 max_file_bytes: int | None = None, clock=time.time) -> None:
+                 max_file_bytes: int | None = None, replica: str | None = None,
+                 clock=time.time) -> None:
         self.dir = Path(directory)
+        self.replica = replica  # a name without a last label of digits (ingest.config checks)
         self.partition = partition
         self.suffix = GZIP if compress == "gzip" else PLAIN
         self.max_file_bytes = max_file_bytes
@@ -57,14 +62,19 @@ class JsonlSink:
                             f"{exc.strerror}") from exc
 
     @classmethod
-    def from_config(cls, output) -> JsonlSink:
-        """The sink ``output`` (an OutputConfig) describes."""
+    def from_config(cls, output, replica: str | None = None) -> JsonlSink:
+        """The sink ``output`` (an OutputConfig) describes, for ``replica`` if given."""
         return cls(output.dir, partition=output.partition, compress=output.compress,
-                   max_file_bytes=output.max_file_bytes)
+                   max_file_bytes=output.max_file_bytes, replica=replica)
 
     def files(self) -> list[Path]:
-        """Output files under the folder; a folder or broken link named *.jsonl is not one."""
+        """Output files under the folder (only this replica's, with a replica); a folder or
+        broken link named *.jsonl is not one."""
         found = [*self.dir.rglob("*" + PLAIN), *self.dir.rglob("*" + GZIP)]
+        if self.replica is not None:
+            own = re.compile(r"articles(?:-\d{4}-\d{2}-\d{2})?\." + re.escape(self.replica)
+                             + r"(?:\.\d+)?\.jsonl(?:\.gz)?")
+            found = [p for p in found if own.fullmatch(p.name)]
         return sorted(p for p in found if p.is_file())
 
     def name(self, path: Path) -> str:
@@ -77,6 +87,8 @@ class JsonlSink:
         if self.partition != "none":
             day = datetime.fromtimestamp(self._clock(), UTC).strftime("%Y-%m-%d")
             stem = f"articles-{day}"
+        if self.replica is not None:
+            stem += f".{self.replica}"
         if not self.max_file_bytes:
             return self.dir / (stem + self.suffix)
         part = self._parts.get(stem)
@@ -114,6 +126,9 @@ class JsonlSink:
             if found is not None:
                 end, records = found
                 yield name, end, records
+
+    def close(self) -> None:
+        """Nothing to let go: each batch opens and closes its file."""
 
     def write(self, records: Sequence[Mapping]) -> dict[str, Checkpoint]:
         """Append records as whole lines and fsync; return ``{file name: its new checkpoint}``."""

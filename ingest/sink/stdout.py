@@ -35,6 +35,9 @@ class StdoutSink:
         if self.files:
             yield from self.files.unreconciled(checkpoints)
 
+    def close(self) -> None:
+        """The stream is the caller's (standard output)."""
+
     def write(self, records: Sequence[Mapping]) -> dict[str, Checkpoint]:
         """Write and flush whole lines; no checkpoint (``{}``)."""
         if not records:

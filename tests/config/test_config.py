@@ -279,7 +279,9 @@ def test_effective_config_is_plain_data(tmp_path):
     YAML(typ="safe").dump(plain, io.StringIO())  # no ruamel scalar types left inside
     assert plain["path"] == str(path)
     assert plain["output"] == {"dir": str(tmp_path / "out"), "partition": "none",
-                               "compress": "none", "max_file_bytes": None}
+                               "compress": "none", "max_file_bytes": None, "sink": "files",
+                               "table": "articles"}
+    assert plain["state"]["url"] is None and plain["state"]["connect_timeout"] == 120.0
     assert plain["feeds"][1] == {"name": "Example News", "url": "https://example.com/feed",
                                  "interval": 5400.0, "tags": ["world", "it"]}
     assert plain["footers"]["sites"] == {"ansa.it": ["^Riproduzione riservata", "© ANSA"]}

@@ -57,6 +57,9 @@ class MemorySink:
         self.records.extend(records)
         return {"memory": Checkpoint(len(self.records))}
 
+    def close(self) -> None:
+        pass
+
 
 class Site:
     """The feed and pages httpx.MockTransport answers with; every request is counted."""

@@ -1,9 +1,10 @@
 """The Sink contract: what every sink does, seen only through the Sink Protocol.
 
 Each test runs against every output in OUTPUTS: JSON-lines files (plain and gzip) under
-``tmp_path``, and standard output (a stream in memory). A batch comes out as whole lines,
-one record each, or not at all. Behaviour only one sink has (parts, fingerprints, EPIPE)
-is tested in that sink's own module.
+``tmp_path``, standard output (a stream in memory), and a table of a real PostgreSQL
+(read back as JSON lines). A batch comes out as whole lines, one record each, or not at
+all. Behaviour only one sink has (parts, fingerprints, EPIPE, columns, seen marks) is
+tested in that sink's own module.
 """
 
 from __future__ import annotations
@@ -16,12 +17,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import orjson
+import psycopg
 import pytest
 
 from ingest.errors import SinkError
 from ingest.sink.base import Sink
 from ingest.sink.jsonl import JsonlSink
+from ingest.sink.postgres import PostgresSink
 from ingest.sink.stdout import StdoutSink
+
+# The state store's table of seen marks, which the PostgreSQL sink writes into.
+SEEN_DDL = ("CREATE TABLE IF NOT EXISTS seen (key text PRIMARY KEY, status text NOT NULL, "
+            "seen_at double precision NOT NULL)")
 
 BATCH = [{"id": "a", "text": "città è bella", "tags": ["x", "y"]},
          {"id": "b", "text": "two\nlines, a \"quote\" and a tab\t", "n": 3},
@@ -93,16 +101,52 @@ class StreamOutput:
         return str(info.value)
 
 
+class TableOutput:
+    """A PostgresSink writing the table ``articles`` of a fresh database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(SEEN_DDL)
+        self.sink: Sink = PostgresSink(url, "articles")
+
+    def output(self) -> bytes:
+        """The table's records as JSON lines, in the order of their ids."""
+        with psycopg.connect(self.url) as conn:
+            rows = conn.execute("SELECT record FROM articles ORDER BY id").fetchall()
+        return b"".join(orjson.dumps(record) + b"\n" for (record,) in rows)
+
+    def write_failing(self, before: list[dict], failing: list[dict]) -> str:
+        """Write ``before``, then ``failing``, whose last record the database refuses
+        (a trigger) after the others were inserted."""
+        self.sink.write(before)
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                         "BEGIN RAISE EXCEPTION 'disk full (a test)'; END $$")
+            conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON articles FOR EACH ROW "
+                         f"WHEN (NEW.id = {failing[-1]['id']!r}) EXECUTE FUNCTION refuse()")
+        with pytest.raises(SinkError) as info:
+            self.sink.write(failing)
+        return str(info.value)
+
+    def close(self) -> None:
+        self.sink.close()  # type: ignore[attr-defined]
+
+
 OUTPUTS = {
-    "jsonl": lambda tmp_path: FileOutput(tmp_path, "none"),
-    "jsonl-gzip": lambda tmp_path: FileOutput(tmp_path, "gzip"),
-    "stdout": StreamOutput,
+    "jsonl": lambda request, tmp_path: FileOutput(tmp_path, "none"),
+    "jsonl-gzip": lambda request, tmp_path: FileOutput(tmp_path, "gzip"),
+    "stdout": lambda request, tmp_path: StreamOutput(tmp_path),
+    "postgres": lambda request, tmp_path: TableOutput(request.getfixturevalue("postgres_url")),
 }
 
 
 @pytest.fixture(params=sorted(OUTPUTS))
 def out(request, tmp_path):
-    return OUTPUTS[request.param](tmp_path)
+    output = OUTPUTS[request.param](request, tmp_path)
+    yield output
+    if hasattr(output, "close"):
+        output.close()
 
 
 def records_in(data: bytes) -> list[dict]:
