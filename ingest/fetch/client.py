@@ -3,7 +3,9 @@
 Every outcome becomes a FetchResult or one of ingest.errors' FetchErrors, as
 ingest.fetch.classify decides (the table is there). This module is the request flow:
 the URL checked, the host's rest and politeness turn, one deadline over the exchange,
-the body read within its cap.
+the body read within its cap. The caller chooses where politeness and rests are kept
+(``gate``, ``rests``): in this process by default, or in the state store, so that they
+outlive the process and hold across replicas.
 
 Bodies off the network are decoded by ingest.fetch.content_coding, in bounded pieces, never by
 httpx, whose decoders inflate each network read whole.
@@ -15,13 +17,16 @@ import asyncio
 import io
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from contextlib import aclosing
+from contextlib import AsyncExitStack, aclosing
 from typing import cast
 
+# httpcore loads anyio's asyncio backend at its first request; loaded with this module
+# instead, so that a process's first request starts when its politeness turn says
+import anyio._backends._asyncio  # noqa: F401
 import httpx
 
 from ingest.config.model import HttpConfig
-from ingest.errors import FetchError, HostBackoff
+from ingest.errors import FetchError, HostBackoff, TransientFetchError
 from ingest.fetch.classify import (
     check_url,
     classify_response,
@@ -32,7 +37,7 @@ from ingest.fetch.classify import (
     undecodable,
 )
 from ingest.fetch.content_coding import BodyDecoder, ContentCodingError, OverLimit, accept_encoding
-from ingest.fetch.hosts import HostGate, HostRests, host_of
+from ingest.fetch.hosts import Gate, HostGate, HostRests, RestLedger, host_of
 from ingest.fetch.netguard import DropRedirectBodies, GuardedTransport, NetguardError, PinnedBackend
 from ingest.fetch.resolver import CachedResolver, Resolver, system_resolver
 from ingest.fetch.transport import PoolTransport
@@ -71,13 +76,17 @@ class HttpClient:
     def __init__(self, cfg: HttpConfig, *, transport: httpx.AsyncBaseTransport | None = None,
                  resolver: Resolver | None = None, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+                 wall_clock: Callable[[], float] = time.time, gate: Gate | None = None,
+                 rests: RestLedger | None = None) -> None:
+        """``gate``: the hosts' turns (a HostGate of this process unless given);
+        ``rests``: where host rests are kept beyond this process (the state store)."""
         self._cfg = cfg
         self._clock = clock
-        self._wall_clock = wall_clock  # only to read Retry-After dates without a Date header
-        self._gate = HostGate(cfg.per_host_concurrency, cfg.per_host_delay, clock=clock,
-                              sleep=sleep)
-        self._rests = HostRests(clock)
+        # wall time: Retry-After dates without a Date header, and the ledger's rests
+        self._wall_clock = wall_clock
+        self._gate = gate if gate is not None else HostGate(
+            cfg.per_host_concurrency, cfg.per_host_delay, clock=clock, sleep=sleep)
+        self._rests = HostRests(clock, ledger=rests, wall_clock=wall_clock)
         self._client = build_client(cfg, transport, resolver)
 
     async def fetch_feed(self, url: str, *, etag: str | None = None,
@@ -109,7 +118,8 @@ class HttpClient:
         target = check_url(url)
         host = host_of(url)
         self._rests.refuse_if_resting(url)
-        async with self._gate.slot(host):  # waiting here does not count against the deadline
+        async with AsyncExitStack() as turn:
+            await self._take_turn(turn, url, host)  # not counted against the deadline
             self._rests.refuse_if_resting(url)  # a sibling request may have been told to wait
             started = self._clock()
             try:
@@ -128,6 +138,16 @@ class HttpClient:
         self._rests.answered(host)
         return result
 
+    async def _take_turn(self, turn: AsyncExitStack, url: str, host: str) -> None:
+        """Hold a slot of ``host`` in ``turn``; the gate's refusals are told for ``url``."""
+        try:
+            await turn.enter_async_context(self._gate.slot(host))
+        except HostBackoff as exc:
+            raise HostBackoff(f"{url}: {exc}", url=url, retry_after=exc.retry_after,
+                              requested=False) from exc
+        except TransientFetchError as exc:  # the store behind a shared gate failed
+            raise TransientFetchError(f"{url}: {exc}", url=url, kind=exc.kind) from exc
+
     async def _exchange(self, url: str, target: httpx.URL, headers: dict[str, str], *, cap: int,
                         page: bool, started: float) -> FetchResult:
         # ``target`` is ``url`` as check_url parsed it: httpx would parse the string again
@@ -136,7 +156,8 @@ class HttpClient:
             names = _lowered(response.headers)
             error = classify_response(url, response.status_code, names, self._wall_clock())
             if isinstance(error, HostBackoff):
-                self._rests.rest(error.retry_after, url, final_url)
+                self._rests.rest(error.retry_after, url, final_url, why=(
+                    f"answered HTTP {response.status_code}, asked us to wait"))
             if error is not None:
                 await _drain(response)  # a 304 left unread closes its kept-alive connection
                 raise error

@@ -5,6 +5,15 @@ scheme's default. A host rests when it asked us to wait (429/503 with Retry-Afte
 when its answers keep running out the deadline (a server dripping its pages, which
 would otherwise cost pages ÷ per_host_concurrency × timeout); while it rests, its
 requests raise HostBackoff without being sent and are left for a later run.
+
+A rest outlives the process when HostRests is given a ledger (`RestLedger`, which the
+state stores are): every rest it decides is written through with its reason, and the
+rests still running are read back when it starts, so a one-shot run told to wait an
+hour does not ask again on the next run. The ledger keeps wall-clock times; HostRests
+converts them to its own monotonic clock.
+
+`Gate` is what the client needs of a politeness gate: HostGate keeps turns in this
+process; ingest.fetch.shared_gate keeps them in a store that several replicas share.
 """
 
 from __future__ import annotations
@@ -13,11 +22,12 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlsplit
 
-from ingest.errors import HostBackoff
+from ingest.errors import HostBackoff, StateError
 from ingest.urls import DEFAULT_PORTS
 
 log = logging.getLogger("ingest.fetch")
@@ -37,6 +47,21 @@ def host_of(url: str) -> str:
     if port is None or port == DEFAULT_PORTS.get(parts.scheme.lower()):
         return host
     return f"{host}:{port}"
+
+
+class Gate(Protocol):
+    def slot(self, host: str) -> AbstractAsyncContextManager[None]:
+        """Wait for ``host``'s turn, then hold one of its slots for the block; HostBackoff
+        (nothing requested) if the host may not be asked now."""
+        ...
+
+
+class RestLedger(Protocol):
+    """Where host rests are kept beyond this process (`ingest.state.store.Store` is one)."""
+
+    def rest_host(self, host: str, until: float, why: str) -> None: ...
+
+    def resting_hosts(self, now: float) -> dict[str, tuple[float, str]]: ...
 
 
 @dataclass
@@ -86,11 +111,17 @@ class HostGate:
 class HostRests:
     """Which hosts are left alone, until when and why; timeouts in a row per host."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, *,
+                 ledger: RestLedger | None = None,
+                 wall_clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
+        self._ledger = ledger
+        self._wall_clock = wall_clock
         self._until: dict[str, float] = {}  # host -> clock time it may be asked again
-        self._why: dict[str, str] = {}  # host -> why, when we chose to leave it
+        self._why: dict[str, str] = {}  # host -> why it is left alone
         self._timeouts: dict[str, int] = {}  # host -> timeouts in a row
+        if ledger is not None:
+            self._load(ledger)
 
     def until(self, url: str) -> float | None:
         """The clock time until which ``url``'s host rests, or None."""
@@ -113,12 +144,13 @@ class HostRests:
             raise HostBackoff(f"{url}: {host} {why} (another {wait:.0f}s)",
                               url=url, retry_after=wait, requested=False)
 
-    def rest(self, seconds: float, *urls: str) -> None:
-        """The hosts of ``urls`` asked us to wait ``seconds`` (Retry-After)."""
+    def rest(self, seconds: float, *urls: str, why: str = "asked us to wait") -> None:
+        """The hosts of ``urls`` are left alone ``seconds`` (a Retry-After), for ``why``;
+        a longer rest already decided stands."""
         until = self._clock() + seconds
         for host in {host_of(u) for u in urls}:
-            self._until[host] = max(until, self._until.get(host, until))
-            self._why.pop(host, None)
+            self._hold(host, until, why)
+            self._share(host, self._wall_clock() + seconds, why)
 
     def answered(self, host: str) -> None:
         """``host`` answered (whatever the status): its timeouts are counted afresh."""
@@ -129,6 +161,34 @@ class HostRests:
         count = self._timeouts[host] = self._timeouts.get(host, 0) + 1
         if count >= GIVE_UP_AFTER:
             del self._timeouts[host]  # after the rest, as many timeouts again
-            self.rest(HOST_REST, url)
-            why = self._why[host] = f"timed out {count} times in a row, left alone"
+            why = f"timed out {count} times in a row, left alone"
+            self.rest(HOST_REST, url, why=why)
             log.warning("fetch: %s %s for %.0fs", host, why, HOST_REST)
+
+    def _hold(self, host: str, until: float, why: str) -> None:
+        if until >= self._until.get(host, until):
+            self._until[host] = until
+            self._why[host] = why
+
+    def _share(self, host: str, until: float, why: str) -> None:
+        """Write a rest through to the ledger; if it fails, the rest holds here only."""
+        if self._ledger is None:
+            return
+        try:
+            self._ledger.rest_host(host, until, why)
+        except StateError as exc:
+            log.warning("fetch: the rest of %s could not be stored, so only this process "
+                        "leaves it alone: %s", host, exc)
+
+    def _load(self, ledger: RestLedger) -> None:
+        """The rests still running in the ledger, on this clock."""
+        wall_now = self._wall_clock()
+        try:
+            resting = ledger.resting_hosts(wall_now)
+        except StateError as exc:
+            log.warning("fetch: the resting hosts could not be read from the store, so only "
+                        "the rests this process decides hold: %s", exc)
+            return
+        now = self._clock()
+        for host, (until, why) in resting.items():
+            self._hold(host, now + (until - wall_now), why)
