@@ -20,9 +20,10 @@ from ingest.redact import MASK, redact_url
 def cmd_status(cfg: Config, args) -> int:
     from ingest.cli import status
 
-    states = _read_store(cfg, lambda store: store.all_feeds(), [])
+    states, leases = _read_store(cfg, lambda store: (store.all_feeds(), store.leases()),
+                                 ([], {}))
     now = time.time()
-    rows = status.feed_rows(cfg, states, now)
+    rows = status.feed_rows(cfg, states, now, leases)
     if args.json:
         print(json.dumps(status.public(rows), indent=2, ensure_ascii=False))
     else:
@@ -57,10 +58,17 @@ def cmd_stories(cfg: Config, args) -> int:
 def _read_store(cfg: Config, read, empty):
     """``read(store)`` on a read-only store (no lock: works beside `ingest run`)."""
     from ingest.state.sqlite import SqliteStore
+    from ingest.state.store import Store
 
-    if not cfg.state.path.exists():
+    store: Store
+    if cfg.state.url:
+        from ingest.state.postgres import PostgresStore
+
+        store = PostgresStore.open_readonly(cfg.state.url)
+    elif not cfg.state.path.exists():
         return empty
-    store = SqliteStore.open_readonly(cfg.state.path)
+    else:
+        store = SqliteStore.open_readonly(cfg.state.path, replica=cfg.state.replica)
     try:
         return read(store)
     finally:

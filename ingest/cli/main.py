@@ -16,10 +16,11 @@ import traceback
 from ingest import __version__
 from ingest.cli import commands
 from ingest.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from ingest.cli.migrate import cmd_migrate_state
 from ingest.config.load import load_config
 from ingest.config.model import Config
 from ingest.errors import ConfigError, IngestError
-from ingest.redact import Redactor
+from ingest.redact import Redactor, conninfo_secrets
 from ingest.units import parse_duration
 
 
@@ -59,7 +60,8 @@ def _redact_config_secrets(cfg: Config) -> Redactor:
     """From here on, no log line shows a feed URL's secrets or the ops server's token."""
     from ingest.logs import redact_secrets
 
-    redact = Redactor((f.url for f in cfg.feeds), secrets=(cfg.server.token,))
+    redact = Redactor((f.url for f in cfg.feeds),
+                      secrets=(cfg.server.token, *conninfo_secrets(cfg.state.url or "")))
     redact_secrets(redact)
     sys.excepthook = lambda kind, exc, tb: sys.stderr.write(  # a bug's traceback too
         redact("".join(traceback.format_exception(kind, exc, tb))))
@@ -109,6 +111,12 @@ def _parser() -> argparse.ArgumentParser:
                   "add the feeds of an OPML file to the config", needs_config=False)
     imp.add_argument("file", help="an OPML export (Miniflux, FreshRSS, an RSS reader)")
     imp.add_argument("--dry-run", action="store_true", help="report, but change nothing")
+    move = command("migrate-state", cmd_migrate_state,
+                   "copy the SQLite state store into an empty PostgreSQL database")
+    move.add_argument("--to", required=True, metavar="URL",
+                      help="the PostgreSQL database (postgresql://... or a libpq conninfo)")
+    move.add_argument("--merge", action="store_true",
+                      help="copy into a database that already holds a state store")
     exp = command("export-opml", commands.cmd_export_opml, "write the configured feeds as OPML")
     exp.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     return parser
@@ -152,7 +160,8 @@ def _stdout_sink(cfg: Config, output: str | None):
     from ingest.sink.jsonl import JsonlSink
     from ingest.sink.stdout import StdoutSink
 
-    files = JsonlSink.from_config(cfg.output) if cfg.output.dir.is_dir() else None
+    replica = cfg.state.replica if cfg.state.url else None  # a shared folder: its own files only
+    files = JsonlSink.from_config(cfg.output, replica=replica) if cfg.output.dir.is_dir() else None
     return StdoutSink(sys.stdout.buffer, files)
 
 

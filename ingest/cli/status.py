@@ -3,7 +3,8 @@
 Rows follow the config's order; feeds the store remembers that the config does
 not list come last (``configured: false``), and configured feeds the store
 has never seen show as never polled. Times are ISO 8601 UTC in JSON and ages
-("3m ago", "in 12m") in the table.
+("3m ago", "in 12m") in the table; a feed being polled shows the replica polling it
+(``polled_by``: with several replicas on one PostgreSQL store, any of them).
 
 Failing, stale and the redaction of URLs and errors are the daemon's
 (`ingest.daemon.feed_health`): stale is no new item for more than 4 expected
@@ -13,7 +14,7 @@ scheduled the feed, polled or not.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from ingest.config.model import Config
 from ingest.daemon.feed_health import feed_health, health_redactor
@@ -26,13 +27,17 @@ _COLUMNS = ("FEED", "LAST POLL", "LAST OK", "FAILS", "NEXT POLL", "ARTICLES", "S
 _ERROR_WIDTH = 80
 
 
-def feed_rows(cfg: Config, states: Iterable[FeedState], now: float) -> list[dict]:
-    """One plain-data row per configured feed, then per feed only the store knows."""
+def feed_rows(cfg: Config, states: Iterable[FeedState], now: float,
+              leases: Mapping[str, str] | None = None) -> list[dict]:
+    """One plain-data row per configured feed, then per feed only the store knows;
+    ``leases``: {feed URL: the replica polling it now}."""
     by_url = {s.url: s for s in states}
     redact = health_redactor([*(f.url for f in cfg.feeds), *by_url], cfg.server.token)
     rows = [_row(feed, by_url.pop(feed.url, None), cfg, now, redact) for feed in cfg.feeds]
     for url, state in sorted(by_url.items()):
         rows.append(_row(Feed(name=url, url=url), state, cfg, now, redact, configured=False))
+    for row, url in zip(rows, [*(f.url for f in cfg.feeds), *sorted(by_url)], strict=True):
+        row["polled_by"] = (leases or {}).get(url)
     return rows
 
 
@@ -76,8 +81,9 @@ def _cells(row: dict, now: float) -> tuple[str, ...]:
     error = " ".join((row["last_error"] or "").split())
     if len(error) > _ERROR_WIDTH:
         error = error[:_ERROR_WIDTH - 1] + "…"
+    next_cell = f"polling on {row['polled_by']}" if row["polled_by"] else _until(next_poll, now)
     return (name, _age(last_poll, now), _age(last_ok, now), str(row["failures"]),
-            _until(next_poll, now), str(row["articles_written"]),
+            next_cell, str(row["articles_written"]),
             "stale" if row["stale"] else "no", error or "-")
 
 

@@ -120,12 +120,14 @@ def survey(feeds: list[Feed], store: Store, sched: ScheduleConfig, now: float, *
     URLs and errors show without secrets: whoever may read /status need not see them.
     """
     redact = health_redactor((feed.url for feed in feeds), token)
+    states = {state.url: state for state in store.all_feeds()}  # one read, not one per feed
+    leases = store.leases()
     rows = []
     for feed in feeds:
-        health = feed_health(feed, store.get_feed(feed.url), sched, now, redact)
+        health = feed_health(feed, states.get(feed.url), sched, now, redact)
         s = health.state
         rows.append({
-            "feed": feed.name, "url": health.url,
+            "feed": feed.name, "url": health.url, "polled_by": leases.get(feed.url),
             "failing": health.failing, "stale": health.stale, "failures": s.failures,
             "last_error": health.last_error,
             "last_success_at": s.last_success_at, "last_new_at": s.last_new_at,

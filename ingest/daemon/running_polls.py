@@ -9,15 +9,16 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from prometheus_client import Gauge
 
+from ingest.models import FeedState
 from ingest.units import format_duration
 
 log = logging.getLogger("ingest.daemon")
-Poll = Callable[[str], Coroutine[Any, Any, None]]
+Poll = Callable[[FeedState], Coroutine[Any, Any, None]]
 
 
 class RunningPolls:
@@ -29,12 +30,13 @@ class RunningPolls:
     def __len__(self) -> int:
         return len(self._tasks)
 
-    def start(self, urls: Iterable[str], poll: Poll) -> int:
-        """A task running ``poll(url)`` for each URL not polled now; how many started."""
-        fresh = [u for u in urls if u not in self._tasks]  # else: a long poll, lease renewed
+    def start(self, leased: Mapping[str, FeedState], poll: Poll) -> int:
+        """A task running ``poll(state)`` for each leased feed (URL: its state) not polled
+        now; how many started."""
+        fresh = [u for u in leased if u not in self._tasks]  # else: a long poll, lease renewed
         loop = asyncio.get_running_loop()
         for url in fresh:
-            self._tasks[url] = task = loop.create_task(poll(url))
+            self._tasks[url] = task = loop.create_task(poll(leased[url]))
             task.add_done_callback(functools.partial(self._done, url))
         self._gauge.set(len(self._tasks))
         return len(fresh)

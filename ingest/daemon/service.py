@@ -35,16 +35,16 @@ from ingest.daemon.housekeeping import compact
 from ingest.daemon.http_server import OpsServer
 from ingest.daemon.metrics import Metrics, log_newly_stale, log_poll, survey
 from ingest.daemon.running_polls import RunningPolls
+from ingest.daemon.store_outage import StoreOutage
 from ingest.errors import IngestError
 from ingest.logs import redact_secrets
-from ingest.models import Feed
+from ingest.models import Feed, FeedState
 from ingest.pipeline.orchestrator import Pipeline
 from ingest.pipeline.outcomes import PollResult
-from ingest.redact import Redactor
+from ingest.redact import Redactor, conninfo_secrets
 
 log = logging.getLogger("ingest.daemon")
 DISPATCH_EVERY, CHECK_EVERY, COMPACT_EVERY = 1.0, 30.0, 86400.0
-LEASE_SECONDS = 300.0  # a claimed feed comes back after this if its poller died
 ALIVE_WITHIN = 30.0  # /healthz fails when the dispatcher has not run for this long
 ConfigPath = str | os.PathLike[str]
 
@@ -53,7 +53,7 @@ def run_daemon(cfg: Config, *, config_path: ConfigPath | None = None) -> int:
     from ingest.pipeline.app import open_pipeline
 
     async def main() -> int:
-        async with open_pipeline(cfg) as pipeline:
+        async with open_pipeline(cfg, wait=True) as pipeline:
             return await Daemon(cfg, pipeline, config_path=config_path).run()
 
     # Until the daemon's own handlers are in place (start-up takes a second), a
@@ -81,12 +81,16 @@ class Daemon:
         self._clock = clock
         self._rng = rng or random.Random()
         self._feeds = {f.url: f for f in cfg.feeds}
-        # a finished poll's slot is filled at once, not at the next tick
-        self._polls = RunningPolls(self.metrics.in_flight, functools.partial(_guarded, self.dispatch))
+        # a finished poll's slot is filled at once, not at the next tick, while the last
+        # claim took all it asked for (more may be due); else the next tick claims
+        self._more_due = False
+        self._polls = RunningPolls(self.metrics.in_flight, self._refill)
         self._scheduler = AsyncIOScheduler()
         self._stopping = False
         self._stale: set[str] = set()  # the stale feeds of the last check
         self._clock_step = ClockStepWatch(self.store, clock, monotonic)
+        self._outage = StoreOutage()
+        self._handed_back: dict[str, float | None] = {}  # feed URL -> when due; lease to end
 
     async def run(self) -> int:
         """Run until SIGTERM/SIGINT; SIGHUP reloads the config."""
@@ -139,40 +143,75 @@ class Daemon:
         free = self.cfg.schedule.concurrency - len(self._polls)
         if self._stopping or free <= 0:
             return 0
-        urls = self.store.claim_due_feeds(self._clock(), free, LEASE_SECONDS)
-        return self._polls.start(urls, self._poll)
+        try:
+            self._save_handed_back()
+            leased = self.store.claim_due_feeds(self._clock(), free)
+        except IngestError as exc:
+            self._outage.failed(exc)
+            return 0
+        self._outage.answered()
+        self._more_due = len(leased) >= free
+        return self._polls.start({state.url: state for state in leased}, self._poll)
 
-    async def _poll(self, url: str) -> None:
+    def _refill(self) -> None:
+        if self._more_due:
+            _guarded(self.dispatch)
+
+    async def _poll(self, state: FeedState) -> None:
+        url = state.url
         feed = self._feeds.get(url)
         if feed is None:  # removed from the config since it was scheduled
-            _guarded(reschedule, self.store, url, None)
+            self._hand_back(url, None)
             return
+        later = self._clock() + self.cfg.schedule.min_interval
+        changes: list[schedule.Change] = []
         try:
-            unconditional = schedule.wants_refresh(self.store.get_feed(url), self._clock())
-            result = await self.pipeline.poll_feed(feed, unconditional=unconditional)
+            unconditional = schedule.wants_refresh(state, self._clock())
+            result = await self.pipeline.poll_feed(
+                feed, state=state, unconditional=unconditional,
+                before_save=functools.partial(self._plan, feed, unconditional, changes))
         except asyncio.CancelledError:
-            _guarded(reschedule, self.store, url, self._clock())
+            self._hand_back(url, self._clock())
             raise
-        except IngestError as exc:  # the store failed; the lease brings the feed back
+        except IngestError as exc:  # the store failed
             log.error("poll %s: %s", feed.name, exc)
+            self._hand_back(url, later)
             return
-        except Exception:  # a bug must not stop the other feeds; the lease retries this one
+        except Exception:  # a bug must not stop the other feeds
             log.exception("poll %s: unexpected error", feed.name)
+            self._hand_back(url, later)
             return
-        _guarded(self._after_poll, feed, result, unconditional)
+        if not result.saved:
+            self._hand_back(url, later)
+        self.metrics.observe(result, state)
+        for change in changes:
+            if change.became_failing or change.recovered:
+                self.metrics.failing.inc(1 if change.became_failing else -1)
+            log_poll(result, change, state.failures, self.cfg.schedule.max_interval)
 
-    def _after_poll(self, feed: Feed, result: PollResult, unconditional: bool) -> None:
-        state = self.store.get_feed(feed.url)
-        change = schedule.plan_after_poll(
+    def _hand_back(self, url: str, at: float | None) -> None:
+        """End a poll whose state was not saved: its feed is due at ``at``. A lease lives
+        as long as this process, so while the store refuses, the feed waits here and is
+        handed back by the next dispatch that reaches the store."""
+        try:
+            reschedule(self.store, url, at)
+            self._handed_back.pop(url, None)
+        except IngestError:
+            self._handed_back[url] = at
+
+    def _save_handed_back(self) -> None:
+        for url, at in list(self._handed_back.items()):
+            reschedule(self.store, url, at)
+            del self._handed_back[url]
+
+    def _plan(self, feed: Feed, unconditional: bool, changes: list[schedule.Change],
+              state: FeedState, result: PollResult) -> None:
+        """The next poll, set on the state the pipeline is about to store."""
+        changes.append(schedule.plan_after_poll(
             state, result, schedule.base_interval(feed, self.cfg.schedule), self.cfg.schedule,
-            self._clock(), self._rng, unconditional=unconditional)
+            self._clock(), self._rng, unconditional=unconditional))
         if feed.url not in self._feeds:  # removed by a reload while it ran
             state.next_poll_at = None
-        self.store.put_feed(state)
-        self.metrics.observe(result, state)
-        if change.became_failing or change.recovered:
-            self.metrics.failing.inc(1 if change.became_failing else -1)
-        log_poll(result, change, state.failures, self.cfg.schedule.max_interval)
 
     # -- feeds and config ------------------------------------------------------------
     def sync_feeds(self) -> None:
@@ -193,7 +232,8 @@ class Daemon:
             return False
         # feeds added by the reload are kept out of the log lines too (and removed ones,
         # whose last polls may still be running)
-        redact_secrets(Redactor([*old, *self._feeds], secrets=(self.cfg.server.token,)))
+        redact_secrets(Redactor([*old, *self._feeds], secrets=(
+            self.cfg.server.token, *conninfo_secrets(self.cfg.state.url or ""))))
         for name in {f.name for f in old.values()} - {f.name for f in new.feeds}:
             self.metrics.forget(name)
         log_reload(new, self.cfg, old.keys(), self._feeds.keys())

@@ -60,13 +60,10 @@ class EntryWork:
             log.info("pipeline: %s: %d new entries; the newest %d now, the rest at the next "
                      "poll", poll.feed.name, len(fresh), cap)
             fresh = fresh[:cap]
-        drafts = []
-        for draft in fresh:
-            if self._store.claim(draft.id):
-                drafts.append(draft)
-            else:  # the same story, being worked on for another feed right now
-                poll.duplicate()
-        return drafts
+        claimed = self._store.claim_many(d.id for d in fresh)
+        for _ in range(len(fresh) - len(claimed)):  # the same story, in flight elsewhere
+            poll.duplicate()
+        return [d for d in fresh if d.id in claimed]
 
     # -- one entry ----------------------------------------------------------------------
     async def fetch_and_extract(self, draft: Draft, poll: Poll) -> Draft | None:
@@ -104,7 +101,7 @@ class EntryWork:
             return True
         draft.final_url = page.final_url
         final_id = key_id(final)
-        if not self._store.unseen([final_id]) or not self._store.claim(final_id):
+        if not self._store.claim(final_id):  # marked seen already, or in flight
             poll.duplicate(draft)
             return False
         draft.final_id = final_id

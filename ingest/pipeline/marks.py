@@ -27,6 +27,10 @@ class MarkQueue:
         self._store = store
         # written batches whose marks the store has not taken yet: their claims are kept
         self._waiting: deque[tuple[Mapping[str, str], Mapping[str, Checkpoint]]] = deque()
+        self._held: set[str] = set()  # claims whose polls ended while their marks waited
+        # claims the store failed to release: a shared store keeps a live replica's claims,
+        # so they are released again with the next ones
+        self._unreleased: set[str] = set()
 
     def add(self, marks: Mapping[str, str], checkpoints: Mapping[str, Checkpoint]) -> None:
         """Mark a written batch seen; StateError if the store refuses (the batch waits)."""
@@ -40,14 +44,28 @@ class MarkQueue:
             marks, checkpoints = self._waiting[0]
             self._store.mark_seen(marks, checkpoints)
             self._waiting.popleft()
-            for key in marks:
-                self._store.release(key)
+            done = self._held.intersection(marks)
+            self._held -= done
+            self._release(done)
 
     def release(self, *keys: str | None) -> None:
-        """Release a poll's claims, except those whose records wait for their marks."""
-        for key in keys:
-            if key and not any(key in marks for marks, _ in self._waiting):
-                self._store.release(key)
+        """Release a poll's claims, except those whose records wait for their marks (held
+        until the store takes the marks)."""
+        waiting = {key for marks, _ in self._waiting for key in marks}
+        present = {key for key in keys if key}
+        self._held |= present & waiting
+        self._release(present - waiting)
+
+    def _release(self, keys: set[str]) -> None:
+        keys = keys | self._unreleased
+        if not keys:
+            return
+        try:
+            self._store.release_many(keys)
+        except StateError:
+            self._unreleased = keys
+            raise
+        self._unreleased = set()
 
     def settle_at_exit(self) -> None:
         try:

@@ -102,10 +102,17 @@ class Pipeline:
         return stats
 
     # -- one poll of one feed -----------------------------------------------------------
-    async def poll_feed(self, feed: Feed, *, unconditional: bool = False) -> PollResult:
-        """Poll one feed and write its new articles; never raises for bad input."""
+    async def poll_feed(self, feed: Feed, *, state: FeedState | None = None,
+                        unconditional: bool = False,
+                        before_save: Callable[[FeedState, PollResult], object] | None = None
+                        ) -> PollResult:
+        """Poll one feed and write its new articles; never raises for bad input.
+
+        ``state``: the feed's stored state, when the caller has read it already;
+        ``before_save``: called with the state and result just before the state is stored
+        (the daemon plans the next poll there), so that one write ends the poll."""
         started = time.monotonic()
-        poll = Poll(feed, self.store.get_feed(feed.url))
+        poll = Poll(feed, state if state is not None else self.store.get_feed(feed.url))
         if poll.state.last_poll_at is None:  # a new feed: its entries will need the workers,
             self.workers.start_soon()        # whose start overlaps its request now
         poll.state.last_poll_at = self._clock()
@@ -114,7 +121,7 @@ class Pipeline:
         except IngestError as exc:
             poll.fail(exc)
         poll.result.seconds = time.monotonic() - started
-        self._store_state(poll)
+        self._store_state(poll, before_save)
         self._on_event("feed", poll.result)
         return poll.result
 
@@ -160,12 +167,16 @@ class Pipeline:
         state.extra.pop("failed_body", None)
         return parsed
 
-    def _store_state(self, poll: Poll) -> None:
+    def _store_state(self, poll: Poll,
+                     before_save: Callable[[FeedState, PollResult], object] | None) -> None:
         state = poll.settle_state(self._clock())
+        if before_save is not None:
+            before_save(state, poll.result)
         try:
             self.store.put_feed(state)
         except StateError as exc:
             log.error("%s: %s", poll.feed.name, exc)
+            poll.result.saved = False
             if poll.result.ok:
                 poll.result.fail(exc.kind, str(exc))
 
@@ -189,8 +200,7 @@ class Pipeline:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            for d in drafts:
-                self._marks.release(d.id, d.final_id)
+            self._marks.release(*(key for d in drafts for key in (d.id, d.final_id)))
 
 
 def _written_marks(records: list[dict]) -> dict[str, str]:

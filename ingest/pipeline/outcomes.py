@@ -33,6 +33,7 @@ class PollResult:
     fetch_seconds: list = field(default_factory=list)  # per HTTP exchange (feed and pages)
     extract_seconds: list = field(default_factory=list)  # per page extraction
     seconds: float = 0.0
+    saved: bool = True  # the feed's state after the poll reached the store
 
     @property
     def near_duplicates(self) -> int:

@@ -28,7 +28,8 @@ def test_check_prints_json_and_yaml(tmp_path):
     plain = json.loads(as_json.stdout)
     assert as_json.stdout.startswith('{\n  "path": ')  # indented, one key a line
     assert plain["output"] == {"dir": str(tmp_path / "out"), "partition": "day",
-                               "compress": "gzip", "max_file_bytes": 50_000_000}
+                               "compress": "gzip", "max_file_bytes": 50_000_000,
+                               "sink": "files", "table": "articles"}
     assert plain["feeds"][0]["name"] == "ansa.it-sito-ansait_rss.xml"
     assert plain["http"]["timeout"] == 20.0
     assert "OK, 1 feeds" in as_json.stderr

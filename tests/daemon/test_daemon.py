@@ -27,7 +27,7 @@ from helpers.newssite import HTML, RSS, Item, article, read_records, rss, write_
 from ingest.config.load import load_config
 from ingest.daemon.housekeeping import FOOTER_LINES_KEPT
 from ingest.daemon.http_server import OpsServer, Reply
-from ingest.daemon.service import LEASE_SECONDS, Daemon
+from ingest.daemon.service import Daemon
 from ingest.logs import setup_logging
 from ingest.pipeline.outcomes import PollResult
 from ingest.state.sqlite import SqliteStore
@@ -48,16 +48,19 @@ class Polls:
     def recover(self) -> int:
         return 0
 
-    async def poll_feed(self, feed, *, unconditional: bool = False) -> PollResult:
+    async def poll_feed(self, feed, *, state=None, unconditional: bool = False,
+                        before_save=None) -> PollResult:
         self.calls.append((feed.name, unconditional))
         await self.gate.wait()
-        state = self.store.get_feed(feed.url)
+        state = state or self.store.get_feed(feed.url)
         result = PollResult(feed=feed)
         if feed.name in self.failing:
             state.failures += 1
             result.fail("http_500", f"{feed.url}: HTTP 500")
         else:
             state.failures = 0
+        if before_save is not None:
+            before_save(state, result)
         self.store.put_feed(state)
         return result
 
@@ -93,19 +96,19 @@ def test_claiming_due_feeds_leases_them_in_one_transaction(tmp_path):
     store = SqliteStore(tmp_path / "s.sqlite")
     for url, at in (("a", 10.0), ("b", 20.0), ("c", 99.0), ("parked", None)):
         store.put_feed(FeedState(url=url, next_poll_at=at, etag=f"e-{url}"))
-    assert store.claim_due_feeds(50.0, 10, 300) == ["a", "b"]
-    assert store.claim_due_feeds(50.0, 10, 300) == []  # leased until 350
+    assert [f.url for f in store.claim_due_feeds(50.0, 10)] == ["a", "b"]
+    assert [f.url for f in store.claim_due_feeds(50.0, 10)] == []  # leased until 350
     leased = store.get_feed("a")
     assert leased.next_poll_at == 10.0 and leased.etag == "e-a"  # the schedule is untouched
     # A lease whose poller died expires; earliest first, within the limit.
-    assert store.claim_due_feeds(400.0, 1, 300) == ["a"]
+    assert [f.url for f in store.claim_due_feeds(400.0, 1)] == ["a"]
     store.put_feed(store.get_feed("b"))  # saving a feed's state ends its lease
-    assert store.claim_due_feeds(60.0, 10, 300) == ["b"]
+    assert [f.url for f in store.claim_due_feeds(60.0, 10)] == ["b"]
     assert store.get_feed("parked").next_poll_at is None
     store.close()
     # Reopened (the lock proves no other process polls): stale leases are gone.
     store = SqliteStore(tmp_path / "s.sqlite")
-    assert store.claim_due_feeds(60.0, 10, 300) == ["a", "b"]
+    assert [f.url for f in store.claim_due_feeds(60.0, 10)] == ["a", "b"]
     store.close()
 
 
@@ -118,7 +121,7 @@ def test_dispatch_leases_due_feeds_within_the_concurrency_cap(tmp_path):
         daemon.sync_feeds()
         clock.now += 60  # first polls are spread over a few seconds: all due now
         assert daemon.dispatch() == 3 and daemon.dispatch() == 0
-        until = clock.now + LEASE_SECONDS
+        until = clock.now + daemon.store.lease_seconds
         leased = sqlite3.connect(daemon.store.path).execute(
             "SELECT count(*) FROM feeds WHERE leased_until = ?", (until,)).fetchone()[0]
         assert leased == 3
@@ -217,7 +220,7 @@ def test_reload_applies_feeds_and_keeps_the_old_config_when_the_new_one_is_bad(t
     assert states["b.xml"].next_poll_at is None  # removed: state kept, not scheduled
     assert states["c.xml"].next_poll_at is not None and states["a.xml"].interval == 300
     clock.now += 3600
-    assert sorted(daemon.store.claim_due_feeds(clock.now, 10, 60)) == [
+    assert sorted([f.url for f in daemon.store.claim_due_feeds(clock.now, 10)]) == [
         "http://127.0.0.1:9/a.xml", "http://127.0.0.1:9/c.xml"]
 
     (tmp_path / "config.yaml").write_text("feeds: [{url: ftp://nope}]\n")
