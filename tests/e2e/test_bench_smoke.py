@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -41,3 +42,24 @@ def test_dedup_bench_quick(corpus, tmp_path):
         assert key in got, key
     assert got["index"][0]["size"] == 10_000
     assert 0 < got["precision"] <= 1 and 0 < got["recall_low"] <= 1
+
+
+def test_replicas_bench_quick(postgres, tmp_path):
+    figures = tmp_path / "replicas.json"
+    env = {**os.environ, "TEST_POSTGRES_URL": postgres.url}  # the session's server, not another
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.replicas", "--quick", "--json", str(figures)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=110)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for heading in ("### Records", "### Failover", "### Politeness", "### Share of the polls",
+                    "### Database CPU", "### Round trips", "statements of the turn"):
+        assert heading in proc.stdout, heading
+    got = json.loads(figures.read_text())
+    [scenario] = got["scenarios"]
+    assert scenario["replicas"] == 3 and scenario["kills"] == 1
+    assert scenario["published"] > 0 and scenario["records"] > 0 and scenario["polls"] > 0
+    assert scenario["codes"] == [0, 0, 0]
+    phases = got["cost"]["phases"]
+    assert phases["unchanged (304), one at a time"]["outcomes"] == {"not_modified": 3}
+    assert phases["unchanged (304), one at a time"]["turns"] > 0  # the proxy saw the store's calls
+    assert got["cost"]["daemon"]["turns"] > 0

@@ -225,12 +225,25 @@ def test_dockerfile_and_compose_shape():
     assert not [r for r in args(final, "RUN") if "pip" in r]  # installed in the build stage
 
     compose = YAML(typ="safe").load((REPO / "compose.yaml").read_text())
-    [service] = compose["services"].values()
+    service = compose["services"]["ingest"]
+    assert "profiles" not in service  # `docker compose up` starts the single node only
     assert service["restart"] == "unless-stopped"
     assert any(v.split(":")[1] == "/data" for v in service["volumes"])
     # /status names every feed: published on the host's loopback, not on every interface.
     assert service["ports"] == ["127.0.0.1:8080:8080"]
     assert int(service["stop_grace_period"].rstrip("s")) > 20  # schedule.shutdown_grace
+
+
+def test_compose_replicas_profile_shares_one_postgresql():
+    services = YAML(typ="safe").load((REPO / "compose.yaml").read_text())["services"]
+    replica, database = services["ingest-replica"], services["postgres"]
+    assert replica["profiles"] == database["profiles"] == ["replicas"]
+    assert replica["deploy"]["replicas"] > 1 and "postgres" in replica["depends_on"]
+    url = replica["environment"]["INGEST_STATE_URL"]
+    assert url.startswith("postgresql://") and "@postgres:" in url
+    assert ":" not in url.split("//", 1)[1].split("@", 1)[0]  # no password in the URL
+    assert "ports" not in replica  # replicas cannot share one published host port
+    assert int(replica["stop_grace_period"].rstrip("s")) > 20
 
 
 @pytest.mark.timeout(120)
