@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from ingest.models import Story, StoryEntry
 from ingest.state.postgres_base import PgBase, text
-from ingest.state.rows import story_entry, story_of
+from ingest.state.rows import stories_of, story_entry
 
 _ENTRY_COLUMNS = "record_id, story_id, signature, site, title, published, indexed_at"
 _ADD = (
@@ -70,9 +70,5 @@ class StoryRows(PgBase):
             "SELECT story_id, site, title, published, indexed_at FROM stories "
             "WHERE story_id IN (SELECT story_id FROM big) ORDER BY indexed_at, id",
             (min_size, since))
-        members: dict[str, list[tuple]] = {}
-        for row in rows:
-            members.setdefault(row[0], []).append(row)
-        found = [story_of(story_id, rows) for story_id, rows in members.items()]
-        return sorted(found, key=lambda s: (-s.size, s.first_seen, s.story_id))
+        return stories_of(rows)
 

@@ -52,6 +52,16 @@ def feed_state(url: str, text: str) -> FeedState:
     return FeedState(url=url, **values)
 
 
+def stories_of(rows: list[tuple]) -> list[Story]:
+    """Stories from their records' rows ``(story_id, site, title, published, indexed_at)``
+    in the order they were indexed: biggest first, then earliest first seen, story id."""
+    members: dict[str, list[tuple]] = {}
+    for row in rows:
+        members.setdefault(row[0], []).append(row)
+    found = [story_of(story_id, rows) for story_id, rows in members.items()]
+    return sorted(found, key=lambda s: (-s.size, s.first_seen, s.story_id))
+
+
 def story_of(story_id: str, rows: list[tuple]) -> Story:
     """A story from its records' rows, in the order they were indexed."""
     published = [row[3] for row in rows if row[3]]

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ingest.models import Story, StoryEntry
-from ingest.state.rows import story_entry, story_of
+from ingest.state.rows import stories_of, story_entry
 from ingest.state.sqlite_base import SqliteBase, chunks
 
 _BANDS_PER_QUERY = 500  # below SQLite's cap on the parameters of one statement
@@ -69,9 +69,5 @@ class StoryRows(SqliteBase):
             "HAVING count(*) >= ? AND max(indexed_at) >= ?) "
             "SELECT story_id, site, title, published, indexed_at FROM stories "
             "WHERE story_id IN big ORDER BY indexed_at, id", (min_size, since))
-        members: dict[str, list[tuple]] = {}
-        for row in rows:
-            members.setdefault(row[0], []).append(row)
-        found = [story_of(story_id, rows) for story_id, rows in members.items()]
-        return sorted(found, key=lambda s: (-s.size, s.first_seen, s.story_id))
+        return stories_of(rows)
 
