@@ -91,10 +91,12 @@ class Pipeline:
         # the daemon prunes in its daily compaction; a run of `ingest fetch` has only this
         self.store.forget_stories_before(self._clock() - self.cfg.dedup.window)
         gate = asyncio.Semaphore(self.cfg.schedule.concurrency)
+        states = {state.url: state for state in self.store.all_feeds()}  # one read, not one a poll
 
         async def one(feed: Feed) -> None:
             async with gate:
-                stats.add(await self.poll_feed(feed))
+                state = states.get(feed.url) or FeedState(url=feed.url)
+                stats.add(await self.poll_feed(feed, state=state))
 
         await asyncio.gather(*(one(f) for f in feeds_to_poll))
         self._marks.settle_at_exit()

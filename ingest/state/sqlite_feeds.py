@@ -23,7 +23,8 @@ class FeedRows(SqliteBase):
             [(state.url, feed_data(state), state.next_poll_at)])])
 
     def all_feeds(self) -> list[FeedState]:
-        return [self.get_feed(r[0]) for r in self._read("SELECT url FROM feeds ORDER BY url")]
+        return [read_feed_state(url, data, self.path)
+                for url, data in self._read("SELECT url, data FROM feeds ORDER BY url")]
 
     def claim_due_feeds(self, now: float, limit: int) -> list[FeedState]:
         """One replica per file: its share is all that is due, up to ``limit``."""
