@@ -25,7 +25,7 @@ class Request:
     path: str
     agent: str
     start: float
-    end: float
+    end: float  # when the answer started to go out
 
 
 class _Server(ThreadingHTTPServer):
@@ -46,14 +46,16 @@ class _Handler(BaseHTTPRequestHandler):
         status, headers, body = site.answer(host, self.path, self.headers)
         if self.path.endswith(".html") and site.page_delay:
             time.sleep(site.page_delay)
+        # the end, before the answer goes out: the client may hand its turn back as soon
+        # as it has the answer, before this thread would look at the clock again
+        site.log(Request(host, self.path, self.headers.get("User-Agent", ""), start,
+                         time.monotonic()))
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-        site.log(Request(host, self.path, self.headers.get("User-Agent", ""), start,
-                         time.monotonic()))
 
     def log_message(self, *args: object) -> None:
         pass
