@@ -8,12 +8,15 @@ child finds the ``bench`` package whatever its working directory.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
 import platform
+import shutil
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 
@@ -22,7 +25,7 @@ from tests.helpers.cli import CORPUS, REPO, ingest_command
 __all__ = ["CORPUS", "REPO", "argument_parser", "bench_command", "bench_env", "cmdline",
            "corpus_pages_missing",
            "ingest_command", "ingest_env", "machine", "parent_of", "settings_env", "smaps_rollup",
-           "table", "table_head", "table_row", "tree", "write_config"]
+           "table", "table_head", "table_row", "tree", "work_folder", "write_config"]
 
 
 # -- command lines, child interpreters and ingest runs -----------------------------------
@@ -41,6 +44,20 @@ def corpus_pages_missing(corpus: Path) -> bool:
     print(f"bench: no corpus at {corpus}/pages; pass the corpus folder as argument",
           file=sys.stderr)
     return True
+
+
+@contextlib.contextmanager
+def work_folder(prefix: str, keep: bool) -> Iterator[Path]:
+    """A scratch folder for a bench's runs, removed afterwards unless ``keep`` (then its
+    place is said on stderr)."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield work
+    finally:
+        if keep:
+            print(f"bench: work folder kept at {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def bench_command(name: str, *args: str) -> list[str]:

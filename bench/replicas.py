@@ -31,13 +31,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-from bench.common import CORPUS, argument_parser, bench_command, bench_env, machine
+from bench.common import CORPUS, argument_parser, bench_command, bench_env, machine, work_folder
 from bench.replicas_cluster import Outcome, run_scenario
 from bench.replicas_cost import Cost, measure
 from bench.replicas_db import database_server
@@ -190,30 +188,25 @@ def report(args: argparse.Namespace, outcomes: list[Outcome], cost: Cost | None,
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="ingest-replicas-"))
     outcomes: list[Outcome] = []
     cost = sqlite = None
     try:
-        with database_server() as server:
-            become_subreaper()  # after the server's start: its postmaster is not ours to reap
-            if "single" not in args.skip:
-                outcomes.append(run_scenario(server, work / "single", args, "1 replica, undisturbed",
-                                             1, 0))
-            if "replicas" not in args.skip:
-                label = f"{args.replicas} replicas, {args.kills} × SIGKILL"
-                outcomes.append(run_scenario(server, work / "replicas", args, label,
-                                             args.replicas, args.kills))
-            if "cost" not in args.skip:
-                cost = measure(server, work / "cost", args)
-        if "sqlite" not in args.skip:
-            sqlite = sqlite_figure(args, work)
+        with work_folder("ingest-replicas-", args.keep) as work:
+            with database_server() as server:
+                become_subreaper()  # after the server's start: its postmaster is not ours to reap
+                if "single" not in args.skip:
+                    outcomes.append(run_scenario(server, work / "single", args,
+                                                 "1 replica, undisturbed", 1, 0))
+                if "replicas" not in args.skip:
+                    label = f"{args.replicas} replicas, {args.kills} × SIGKILL"
+                    outcomes.append(run_scenario(server, work / "replicas", args, label,
+                                                 args.replicas, args.kills))
+                if "cost" not in args.skip:
+                    cost = measure(server, work / "cost", args)
+            if "sqlite" not in args.skip:
+                sqlite = sqlite_figure(args, work)
     except AssertionError as exc:  # a replica exited early, or never answered
         raise SystemExit(f"bench: {exc}") from None
-    finally:
-        if args.keep:
-            print(f"bench: work folder kept at {work}", file=sys.stderr)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
     report(args, outcomes, cost, sqlite)
     if args.json:
         args.json.write_text(json.dumps(figures(outcomes, cost, sqlite), indent=2))

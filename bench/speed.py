@@ -29,7 +29,6 @@ import json
 import math
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 from bench.common import (
@@ -41,6 +40,7 @@ from bench.common import (
     ingest_command,
     ingest_env,
     machine,
+    work_folder,
     write_config,
 )
 from bench.speed_peer import edited_hosts_file, run_peer
@@ -219,20 +219,14 @@ def main(argv: list[str] | None = None) -> int:
     rep = Report(feeds=args.feeds, items=args.items, settings=args.set, gzip=not args.no_gzip,
                  machine=machine(), tiny_feeds=args.repoll_feeds, latency_ms=args.latency,
                  subreaper=adopted)
-    work = Path(tempfile.mkdtemp(prefix="ingest-speed-"))
-    try:
-        with BenchSite(items, tiny_feeds=args.repoll_feeds, compress=not args.no_gzip,
-                       latency=args.latency / 1000) as site:
-            config = main_scenario(site, work, env, rep, args)
-            peer_scenario(args, site, work, rep)
-            repoll_scenario(site, work, env, rep, args.timeout)
-            if args.profile:
-                profile_scenario(args, config, env)
-    finally:
-        if args.keep:
-            print(f"bench: work folder kept at {work}", file=sys.stderr)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+    with work_folder("ingest-speed-", args.keep) as work, \
+            BenchSite(items, tiny_feeds=args.repoll_feeds, compress=not args.no_gzip,
+                      latency=args.latency / 1000) as site:
+        config = main_scenario(site, work, env, rep, args)
+        peer_scenario(args, site, work, rep)
+        repoll_scenario(site, work, env, rep, args.timeout)
+        if args.profile:
+            profile_scenario(args, config, env)
     print(render(rep))
     if args.json:
         args.json.write_text(json.dumps(rep.figures(), indent=2))

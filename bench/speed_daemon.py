@@ -46,15 +46,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import signal
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import CORPUS, argument_parser, machine, parent_of, settings_env, tree, write_config
+from bench.common import (
+    CORPUS,
+    argument_parser,
+    machine,
+    parent_of,
+    settings_env,
+    tree,
+    work_folder,
+    write_config,
+)
 from bench.speed_daemon_memory import Sample, render_growth, render_table, sample, verdict
 from bench.speed_daemon_site import DaemonSite, news_items
 from bench.speed_proc import become_subreaper
@@ -236,16 +243,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: corpus not found at {args.corpus}", file=sys.stderr)
         return 2
     adopted = become_subreaper()
-    work = Path(tempfile.mkdtemp(prefix="ingest-daemon-"))
     try:
-        samples, end = run_daemon(args, work)
+        with work_folder("ingest-daemon-", args.keep) as work:
+            samples, end = run_daemon(args, work)
     except AssertionError as exc:  # the daemon exited early, or a cycle never completed
         raise SystemExit(f"bench: {exc}") from None
-    finally:
-        if args.keep:
-            print(f"bench: work folder kept at {work}", file=sys.stderr)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
     report(args, samples, end, adopted)
     return 0 if end.code == 0 else 1
 

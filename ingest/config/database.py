@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ingest.config.model import REPLICA_NAME, usable_replica
+from ingest.config.replica import REPLICA_NAME, usable_replica
 from ingest.config.source import BadValue, describe_value
 from ingest.units import short_repr
 
 _URL_SCHEMES = ("postgresql", "postgres")
 _QUOTED = re.compile(r'"[^"]*+"')
 _NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+_LONGEST = 4096  # characters of a connection string
 _FORMS = ("write it as postgresql://user:password@host:5432/dbname, or as libpq's "
           "host=... dbname=... form")
 
@@ -32,6 +33,8 @@ def conninfo(value: Any) -> str:
         raise BadValue(f"expected a PostgreSQL connection string, got empty text; {_FORMS}")
     if not value.isprintable():
         raise BadValue("must be one line of printable text (not shown: it may hold a password)")
+    if len(value) > _LONGEST:  # before libpq parses it and its message is searched
+        raise BadValue(f"longer than {_LONGEST} characters (not shown: it may hold a password)")
     scheme, sep, _rest = value.partition("://")
     if sep and "=" not in scheme and scheme.lower() not in _URL_SCHEMES:
         named = scheme.isascii() and scheme.isalnum() and len(scheme) <= 20

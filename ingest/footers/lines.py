@@ -81,7 +81,7 @@ _DATE_FIGURES = re.compile("|".join([
     rf"(?<!\d)\d{{1,2}}+(?:st|nd|rd|th|er)?\.?\s*+(?=(?:{_MONTHS})\b)",  # 3 dicembre, 1er déc
     rf"\b(?:{_MONTHS})\b\.?\s*+\d{{1,2}}+(?:st|nd|rd|th)?(?!\d)",  # Dec. 3rd
     r"(?<!\d)(?:19|20)\d\d(?!\d)",  # 2025
-    r"\d++(?=[年月日時时分년월일시분])",  # 2025年1月14日 01時28分
+    r"(?<!\d)\d++(?=[年月日時时分년월일시분])",  # 2025年1月14日 01時28分
 ]))
 # (?<!\d), (?<!\s): a search starts a run only at its first character, not again at each
 # later one (a run of n digits or spaces would be scanned n times).

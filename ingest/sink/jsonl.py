@@ -50,6 +50,9 @@ class JsonlSink:
                  clock=time.time) -> None:
         self.dir = Path(directory)
         self.replica = replica  # a name without a last label of digits (ingest.config checks)
+        # this replica's file names: a shared folder holds the other replicas' files too
+        self._own = None if replica is None else re.compile(
+            r"articles(?:-\d{4}-\d{2}-\d{2})?\." + re.escape(replica) + r"(?:\.\d+)?\.jsonl(?:\.gz)?")
         self.partition = partition
         self.suffix = GZIP if compress == "gzip" else PLAIN
         self.max_file_bytes = max_file_bytes
@@ -71,10 +74,8 @@ class JsonlSink:
         """Output files under the folder (only this replica's, with a replica); a folder or
         broken link named *.jsonl is not one."""
         found = [*self.dir.rglob("*" + PLAIN), *self.dir.rglob("*" + GZIP)]
-        if self.replica is not None:
-            own = re.compile(r"articles(?:-\d{4}-\d{2}-\d{2})?\." + re.escape(self.replica)
-                             + r"(?:\.\d+)?\.jsonl(?:\.gz)?")
-            found = [p for p in found if own.fullmatch(p.name)]
+        if self._own is not None:
+            found = [p for p in found if self._own.fullmatch(p.name)]
         return sorted(p for p in found if p.is_file())
 
     def name(self, path: Path) -> str:

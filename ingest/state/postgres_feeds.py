@@ -10,14 +10,10 @@ spreads over the replicas rather than going to whichever asks first.
 
 from __future__ import annotations
 
-import logging
-
 from ingest.models import FeedState
 from ingest.state.postgres_base import DB_NOW, PgBase
 from ingest.state.postgres_identity import LIVE_REPLICAS
 from ingest.state.rows import feed_data, read_feed_state
-
-log = logging.getLogger("ingest.state")
 
 _CLAIMABLE = f"next_poll_at <= %(now)s AND (leased_until IS NULL OR leased_until <= {DB_NOW})"
 _CLAIM_DUE = (

@@ -47,11 +47,8 @@ class SeenMarks(SqliteBase):
 
     def claim(self, key: str) -> bool:
         """Claim an article for this worker while it is in flight, unless it is in flight
-        already or was marked seen (a look-up of the seen table's key)."""
-        if key in self._claims or self._read("SELECT 1 FROM seen WHERE key = ?", (key,)):
-            return False
-        self._claims.add(key)
-        return True
+        already or was marked seen."""
+        return bool(self.claim_many([key]))
 
     def release(self, key: str) -> None:
         self._claims.discard(key)

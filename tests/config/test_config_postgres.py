@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.config import model
+from ingest.config import replica as replica_name
 from ingest.config.load import load_config
 from ingest.config.model import effective_config
 from ingest.errors import ConfigError
@@ -146,6 +146,6 @@ def test_effective_config_and_repr_hide_the_password(tmp_path, url, shown):
 ])
 def test_the_default_replica_is_a_usable_form_of_the_host_name(monkeypatch, host, replica):
     monkeypatch.setattr(socket, "gethostname", lambda: host)
-    assert model.host_replica() == replica
-    assert model.usable_replica(replica)
+    assert replica_name.host_replica() == replica
+    assert replica_name.usable_replica(replica)
 
