@@ -9,6 +9,19 @@ SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
+class Access:
+    """How one feed's requests are made: sent with the feed's request and with its page
+    requests on the same site. Values may be secrets, so none of them is in the repr."""
+
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    cookies: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    user_agent: str | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    proxy: str | None = field(default=None, repr=False)  # None: http.proxy
+
+
+@dataclass(frozen=True)
 class Feed:
     """One configured feed."""
 
@@ -16,6 +29,8 @@ class Feed:
     url: str
     interval: float | None = None  # seconds; None = schedule.interval
     tags: tuple[str, ...] = ()
+    access: Access = Access()
+    fetch_pages: bool = True  # False: the feed's own text, its pages never requested
 
 
 @dataclass(frozen=True)

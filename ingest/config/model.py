@@ -51,6 +51,10 @@ class HttpConfig:
     max_page_bytes: int = 5_000_000
     max_redirects: int = 5
     max_connections: int = 20
+    robots: bool = True  # article pages are checked against their site's robots.txt
+    # http://, https:// or socks5:// with optional user:password@; None: no proxy
+    proxy: str | None = field(default=None, repr=False)
+    trust_env: bool = False  # HTTP(S)_PROXY, ALL_PROXY and NO_PROXY from the environment
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from ingest.fetch.hosts import Gate, HostGate, HostRests, RestLedger, host_of
 from ingest.fetch.netguard import DropRedirectBodies, GuardedTransport, NetguardError, PinnedBackend
 from ingest.fetch.resolver import CachedResolver, Resolver, system_resolver
 from ingest.fetch.transport import PoolTransport
-from ingest.models import FetchResult
+from ingest.models import Access, FetchResult
 
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml, "
                "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8")
@@ -90,19 +90,22 @@ class HttpClient:
         self._client = build_client(cfg, transport, resolver)
 
     async def fetch_feed(self, url: str, *, etag: str | None = None,
-                         last_modified: str | None = None) -> FetchResult:
+                         last_modified: str | None = None,
+                         access: Access | None = None) -> FetchResult:
         """GET a feed (conditionally when validators are given); 304 raises NotModified."""
         headers = {"Accept": FEED_ACCEPT}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        return await self._fetch(url, headers, cap=self._cfg.max_feed_bytes, page=False)
+        return await self._fetch(url, headers, cap=self._cfg.max_feed_bytes, page=False,
+                                 access=access)
 
-    async def fetch_page(self, url: str) -> FetchResult:
+    async def fetch_page(self, url: str, *, access: Access | None = None) -> FetchResult:
         """GET an article page; a non-HTML Content-Type raises PermanentFetchError(not_html)."""
         headers = {"Accept": PAGE_ACCEPT}
-        return await self._fetch(url, headers, cap=self._cfg.max_page_bytes, page=True)
+        return await self._fetch(url, headers, cap=self._cfg.max_page_bytes, page=True,
+                                 access=access)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -114,7 +117,7 @@ class HttpClient:
         await self.aclose()
 
     async def _fetch(self, url: str, headers: dict[str, str], *, cap: int,
-                     page: bool) -> FetchResult:
+                     page: bool, access: Access | None = None) -> FetchResult:
         target = check_url(url)
         host = host_of(url)
         self._rests.refuse_if_resting(url)
