@@ -13,7 +13,9 @@ hour does not ask again on the next run. The ledger keeps wall-clock times; Host
 converts them to its own monotonic clock.
 
 `Gate` is what the client needs of a politeness gate: HostGate keeps turns in this
-process; ingest.fetch.shared_gate keeps them in a store that several replicas share.
+process; ingest.fetch.shared_gate keeps them in a store that several replicas share. A
+host's robots.txt may ask for more time between requests than per_host_delay
+(Crawl-delay: ingest.fetch.robots), which both keep per host.
 """
 
 from __future__ import annotations
@@ -55,6 +57,11 @@ class Gate(Protocol):
         (nothing requested) if the host may not be asked now."""
         ...
 
+    def set_min_delay(self, host: str, seconds: float) -> None:
+        """Space ``host``'s starts at least ``seconds`` apart (its robots.txt's Crawl-delay);
+        a longer delay already set stands."""
+        ...
+
 
 class RestLedger(Protocol):
     """Where host rests are kept beyond this process (`ingest.state.store.Store` is one)."""
@@ -67,6 +74,7 @@ class RestLedger(Protocol):
 @dataclass
 class _HostSlot:
     semaphore: asyncio.Semaphore
+    delay: float  # seconds between starts: per_host_delay, or the host's Crawl-delay
     next_start: float = 0.0
     users: int = 0
 
@@ -92,19 +100,25 @@ class HostGate:
             async with slot.semaphore:
                 now = self._clock()
                 start = max(now, slot.next_start)
-                slot.next_start = start + self._delay  # reserved before sleeping: FIFO turns
+                slot.next_start = start + slot.delay  # reserved before sleeping: FIFO turns
                 if start > now:
                     await self._sleep(start - now)
                 yield
         finally:
             slot.users -= 1
 
+    def set_min_delay(self, host: str, seconds: float) -> None:
+        slot = self._hosts.get(host) or self._add(host)
+        slot.delay = max(slot.delay, seconds)
+
     def _add(self, host: str) -> _HostSlot:
-        if len(self._hosts) >= 1024:  # forget idle hosts whose delay has passed
+        # Forget idle hosts whose delay has passed; a Crawl-delay forgotten with its host is
+        # set again by the robots.txt check before the host's next request.
+        if len(self._hosts) >= 1024:
             now = self._clock()
             for name in [n for n, s in self._hosts.items() if not s.users and s.next_start <= now]:
                 del self._hosts[name]
-        slot = self._hosts[host] = _HostSlot(asyncio.Semaphore(self._concurrency))
+        slot = self._hosts[host] = _HostSlot(asyncio.Semaphore(self._concurrency), self._delay)
         return slot
 
 

@@ -18,7 +18,8 @@ worker thread: a round trip on the event loop would make every request due meanw
 start late, and a late start crowds the next turn. Waiting for a turn counts against
 no deadline, as with HostGate. A ledger that fails (StateError) fails the request as
 transient (kind ``state``): nothing is sent, and the feed is polled again later. A turn
-that cannot be handed back runs out after ``hold``.
+that cannot be handed back runs out after ``hold``. A host whose robots.txt asks for a
+Crawl-delay longer than ``delay`` has its turns reserved that far apart instead.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ ASK_AGAIN_MIN, ASK_AGAIN_MAX = 0.02, 1.0
 # hands the turn back and asks again, up to LATE_TRIES times in a row (then it goes,
 # late, rather than wait without end on a loop that is always busy).
 LATE, LATE_TRIES = 0.005, 5
+MAX_MIN_DELAYS = 4096  # hosts whose Crawl-delay is kept (robots.txt sets it again if dropped)
 
 
 @runtime_checkable
@@ -81,6 +83,16 @@ class SharedHostGate:
         self._wall_clock = wall_clock  # the ledger's rests end at wall-clock times
         self._monotonic = monotonic
         self._askers: dict[str, _Askers] = {}  # hosts with requests waiting for a turn
+        self._min_delays: dict[str, float] = {}  # host -> its Crawl-delay, above ``delay``
+
+    def set_min_delay(self, host: str, seconds: float) -> None:
+        """Space ``host``'s starts at least ``seconds`` apart (its Crawl-delay); a longer
+        delay already set stands."""
+        if seconds <= self._min_delays.get(host, 0.0):
+            return
+        if host not in self._min_delays and len(self._min_delays) >= MAX_MIN_DELAYS:
+            del self._min_delays[next(iter(self._min_delays))]  # set again at its next check
+        self._min_delays[host] = seconds
 
     @asynccontextmanager
     async def slot(self, host: str) -> AsyncIterator[None]:
@@ -150,8 +162,10 @@ class SharedHostGate:
 
     def _ask_ledger(self, host: str) -> tuple[HostTurn, float]:
         try:
-            turn = self._ledger.take_host_turn(host, self._spacing, self._concurrency,
-                                               self._hold)
+            spacing = self._spacing
+            if (minimum := self._min_delays.get(host)) is not None:
+                spacing = max(spacing, minimum + LATE)
+            turn = self._ledger.take_host_turn(host, spacing, self._concurrency, self._hold)
             return turn, self._monotonic()
         except StateError as exc:
             raise TransientFetchError(f"{host}: no turn could be taken from the store, so "

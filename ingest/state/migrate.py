@@ -5,8 +5,9 @@ conditional requests still conditional).
 Every table is copied: seen marks, failure counts, feeds (their state as it is, with the
 validators and schedule; not their leases, which belonged to the process), footer
 counts, sink checkpoints, host rests, and the near-duplicate index (records and their
-band keys). The SQLite file is read in one read transaction (a consistent snapshot, beside
-a lock holder); the database is migrated first, and the copy is one transaction: it
+band keys). Not the robots.txt copies: a cache of a day, which the replicas fetch again.
+The SQLite file is read in one read transaction (a consistent snapshot, beside a lock
+holder); the database is migrated first, and the copy is one transaction: it
 lands whole or not at all. Each table is streamed with COPY into a temporary table,
 then merged into ours.
 

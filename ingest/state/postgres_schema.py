@@ -91,7 +91,14 @@ BEGIN
 END $$;
 """
 
-MIGRATIONS: list[str] = [_TABLES + _TAKE_HOST_TURN]
+# robots.txt copies, one per origin (postgres_robots)
+_ROBOTS = """
+CREATE TABLE robots (origin text PRIMARY KEY, kind text NOT NULL, body text NOT NULL,
+                     fetched_at double precision NOT NULL,
+                     expires_at double precision NOT NULL);
+"""
+
+MIGRATIONS: list[str] = [_TABLES + _TAKE_HOST_TURN, _ROBOTS]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -4,8 +4,8 @@ WAL, one writer process at a time, enforced with a lock file beside the store
 (``state.sqlite.lock``, holding the writer's pid). Every method is one transaction, a
 short one but for pruning the near-duplicate index (a pass over its band table). The
 file's tables, their version and migration are in sqlite_schema; the tables' methods in
-sqlite_seen, sqlite_feeds, sqlite_footers, sqlite_stories and sqlite_hosts, which the
-read-only view (readonly.py, for `ingest status`) shares.
+sqlite_seen, sqlite_feeds, sqlite_footers, sqlite_stories, sqlite_hosts and sqlite_robots,
+which the read-only view (readonly.py, for `ingest status`) shares.
 
 One process per file makes one replica (``replica``, the host name unless given): its
 share of the due feeds is all of them, and every lease and claim is its own.
@@ -24,12 +24,13 @@ from ingest.state.readonly import ReadOnlySqliteStore
 from ingest.state.sqlite_feeds import FeedRows
 from ingest.state.sqlite_footers import FooterStats
 from ingest.state.sqlite_hosts import HostRows
+from ingest.state.sqlite_robots import RobotsRows
 from ingest.state.sqlite_schema import connect_writer
 from ingest.state.sqlite_seen import SeenMarks
 from ingest.state.sqlite_stories import StoryRows
 
 
-class SqliteStore(SeenMarks, FeedRows, FooterStats, StoryRows, HostRows):
+class SqliteStore(SeenMarks, FeedRows, FooterStats, StoryRows, HostRows, RobotsRows):
     """SQLite implementation; one process at a time holds ``<path>.lock``."""
 
     def __init__(self, path: Path, *, lock_timeout: float = 10.0, clock=time.time,

@@ -15,8 +15,9 @@ from ingest.errors import StateError
 
 # The PRAGMA user_version it writes; a store without one reads 0. Version 2 is the first
 # with the near-duplicate index (stories, story_bands; laid out in sqlite_stories), 3 the
-# first with host rests (hosts; sqlite_hosts).
-SCHEMA_VERSION = 3
+# first with host rests (hosts; sqlite_hosts), 4 the first with robots.txt copies
+# (robots; sqlite_robots).
+SCHEMA_VERSION = 4
 _WAL_KEPT = 64 * 1024 * 1024  # bytes
 
 _SCHEMA = """
@@ -73,6 +74,14 @@ CREATE TABLE IF NOT EXISTS hosts (
     rest_until REAL NOT NULL,
     why TEXT NOT NULL
 ) WITHOUT ROWID;
+-- a rowid table: a body may be hundreds of KiB, too large a row for WITHOUT ROWID
+CREATE TABLE IF NOT EXISTS robots (
+    origin TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    body TEXT NOT NULL,
+    fetched_at REAL NOT NULL,
+    expires_at REAL NOT NULL
+);
 """
 
 

@@ -1,5 +1,5 @@
 """The state store's interface: seen entries, feed validators and schedule, footer statistics,
-the near-duplicate index.
+the near-duplicate index, host rests, robots.txt copies.
 
 `Store` is the small interface the pipeline and the daemon use, as a Protocol: a backend
 conforms by having these methods, and is chosen once, in the shell (`ingest.state.open`).
@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
-from ingest.models import Checkpoint, FeedState, Story, StoryEntry
+from ingest.models import Checkpoint, FeedState, RobotsCopy, Story, StoryEntry
 
 
 class Store(Protocol):
@@ -153,6 +153,16 @@ class Store(Protocol):
 
     def resting_hosts(self, now: float) -> dict[str, tuple[float, str]]:
         """``{host: (until, why)}`` for hosts resting at wall-clock time ``now``."""
+        ...
+
+    # -- robots.txt: each site's copy, kept a day (ingest.fetch.robots) ------------------
+    def robots_file(self, origin: str) -> RobotsCopy | None:
+        """The copy last put for ``origin`` (``scheme://host[:port]``), expired or not;
+        None if there is none."""
+        ...
+
+    def put_robots_file(self, copy: RobotsCopy) -> None:
+        """Keep ``copy`` as its origin's, in place of the one before."""
         ...
 
     # -- sink checkpoints -----------------------------------------------------

@@ -254,6 +254,7 @@ def test_gate_releases_slot_when_request_fails():
 def mock_client(handler, *, fake: FakeTime | None = None, **cfg) -> HttpClient:
     cfg.setdefault("per_host_delay", 0.0)
     kwargs = {"clock": fake.clock, "sleep": fake.sleep} if fake else {}
+    cfg.setdefault("robots", False)  # one request per call: robots.txt is tests/fetch/test_robots.py's
     return HttpClient(HttpConfig(**cfg), transport=httpx.MockTransport(handler),
                       resolver=public_resolver, wall_clock=lambda: NOW, **kwargs)
 
@@ -727,7 +728,7 @@ def test_redirect_body_is_never_read():
 
 def local_client(**cfg) -> HttpClient:
     cfg.setdefault("per_host_delay", 0.0)
-    return HttpClient(HttpConfig(allow_private_networks=True, **cfg))
+    return HttpClient(HttpConfig(allow_private_networks=True, robots=False, **cfg))
 
 
 @pytest.mark.parametrize("path, error, kind", [

@@ -71,7 +71,7 @@ def fetched(data: bytes, header: bytes, chunk: int) -> bytes:
                               stream=Chunks(data, chunk))
 
     async def main() -> bytes:
-        async with HttpClient(HttpConfig(per_host_delay=0.0, max_page_bytes=CAP),
+        async with HttpClient(HttpConfig(per_host_delay=0.0, max_page_bytes=CAP, robots=False),
                               transport=httpx.MockTransport(handler), resolver=_public) as http:
             return (await http.fetch_page("https://n.example/a")).content
 

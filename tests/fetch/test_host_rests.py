@@ -40,6 +40,7 @@ class FakeTime:
 
 
 def mock_client(handler, ledger, fake: FakeTime, **cfg) -> HttpClient:
+    cfg.setdefault("robots", False)
     return HttpClient(HttpConfig(per_host_delay=0.0, **cfg), transport=httpx.MockTransport(handler),
                       resolver=public_resolver, clock=fake.clock, sleep=fake.sleep,
                       wall_clock=lambda: NOW, rests=ledger)
@@ -58,7 +59,7 @@ def test_a_retry_after_of_an_hour_is_kept_by_the_next_run(fault_server, tmp_path
     asked = fault_server.url("/status/429?retry_after=3600")
 
     async def run_once(store: SqliteStore) -> HostBackoff:
-        cfg = HttpConfig(allow_private_networks=True, per_host_delay=0.0)
+        cfg = HttpConfig(allow_private_networks=True, per_host_delay=0.0, robots=False)
         async with HttpClient(cfg, rests=store) as http:
             with pytest.raises(HostBackoff) as info:
                 await http.fetch_feed(asked)

@@ -60,7 +60,7 @@ class StubResolver:
 
 
 def client(transport: httpx.AsyncBaseTransport, resolver, **cfg) -> HttpClient:
-    return HttpClient(HttpConfig(per_host_delay=0.0, **cfg), transport=transport,
+    return HttpClient(HttpConfig(per_host_delay=0.0, robots=False, **cfg), transport=transport,
                       resolver=resolver)
 
 
@@ -371,7 +371,7 @@ def test_ingest_client_connects_to_the_address_its_check_vetted(monkeypatch):
     # Every real connect, pinned or not, ends in this method: here it opens nothing.
     monkeypatch.setattr(httpcore.AnyIOBackend, "connect_tcp", no_socket)
     resolver = Answers([PUBLIC], ["10.0.0.1"])  # a second lookup would be told otherwise
-    http = HttpClient(HttpConfig(per_host_delay=0.0), resolver=resolver)
+    http = HttpClient(HttpConfig(per_host_delay=0.0, robots=False), resolver=resolver)
     with pytest.raises(TransientFetchError):
         fetch_page(http, "https://rebind.example/a")
     # one lookup, shared by the check and the connection, which went to its address

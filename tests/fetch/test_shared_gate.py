@@ -269,6 +269,7 @@ def client_over(ledger: MemoryLedger, handler, **cfg) -> HttpClient:
         return ["93.184.216.34"]
 
     gate = gate_for(ledger, Sleeps())
+    cfg.setdefault("robots", False)
     return HttpClient(HttpConfig(**cfg), transport=httpx.MockTransport(handler), resolver=resolver,
                       gate=gate, wall_clock=ledger.clock)
 

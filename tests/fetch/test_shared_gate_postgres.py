@@ -56,7 +56,7 @@ async def fetch(client, page):
         return [type(exc).__name__, getattr(exc, "requested", None), str(exc)]
 
 async def main(store):
-    cfg = HttpConfig(allow_private_networks=True, per_host_concurrency=CONCURRENCY,
+    cfg = HttpConfig(allow_private_networks=True, robots=False, per_host_concurrency=CONCURRENCY,
                      per_host_delay=DELAY, timeout=10.0)
     gate = SharedHostGate(store, CONCURRENCY, DELAY, hold=cfg.timeout + 30.0)
     async with HttpClient(cfg, gate=gate, rests=store) as client:
@@ -177,7 +177,7 @@ def test_a_host_told_to_wait_by_one_replica_is_refused_by_the_others_gate(server
     stores = [PostgresStore(postgres_url, replica=name) for name in ("a", "b")]
 
     def client_of(store: PostgresStore) -> HttpClient:
-        cfg = HttpConfig(allow_private_networks=True, per_host_delay=0.0)
+        cfg = HttpConfig(allow_private_networks=True, per_host_delay=0.0, robots=False)
         return HttpClient(cfg, gate=SharedHostGate(store, 2, 0.0, hold=40.0), rests=store)
 
     async def main() -> None:

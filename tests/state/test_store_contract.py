@@ -14,7 +14,7 @@ from collections.abc import Callable
 import pytest
 
 from ingest.errors import StateError
-from ingest.models import Checkpoint, FeedState, Story, StoryEntry
+from ingest.models import Checkpoint, FeedState, RobotsCopy, Story, StoryEntry
 from ingest.state.postgres import PostgresStore
 from ingest.state.sqlite import SqliteStore
 from ingest.state.store import Store
@@ -355,6 +355,30 @@ def test_host_rests_keep_the_latest_until_and_end_when_it_passes(store: Store) -
     store.rest_host("a.example", 3000.0, "answered HTTP 503")
     assert store.resting_hosts(2500.0) == {"a.example": (3000.0, "answered HTTP 503")}
     assert store.resting_hosts(3000.0) == {}
+
+
+# -- robots.txt copies ---------------------------------------------------------------------------
+def test_robots_copies_round_trip_per_origin_and_the_last_put_wins(open_store, clock) -> None:
+    body = "User-agent: *\nDisallow: /private/*\nAllow: /private/ok$\n# città\n" + "#" * 300_000
+    rules = RobotsCopy("https://a.example", "rules", body, 1000.0, 87400.0)
+    store = open_store(clock)
+    try:
+        assert store.robots_file("https://a.example") is None
+        store.put_robots_file(rules)
+        store.put_robots_file(RobotsCopy("http://a.example:8080", "allow_all", "", 1000.0, 2000.0))
+        assert store.robots_file("https://a.example") == rules
+        assert store.robots_file("http://a.example") is None  # another origin
+        store.put_robots_file(RobotsCopy("https://a.example", "unreachable", "", 1100.0, 1700.0))
+    finally:
+        store.close()
+    store = open_store(clock)
+    try:
+        assert store.robots_file("https://a.example") == RobotsCopy(
+            "https://a.example", "unreachable", "", 1100.0, 1700.0)
+        assert store.robots_file("http://a.example:8080") == RobotsCopy(
+            "http://a.example:8080", "allow_all", "", 1000.0, 2000.0)
+    finally:
+        store.close()
 
 
 # -- the store as a whole ----------------------------------------------------------------------
