@@ -19,7 +19,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ingest.config.schema import SECTION_FIELDS
-from ingest.config.source import RawSetting, closest_match
+from ingest.config.secrets import expand
+from ingest.config.source import BadValue, RawSetting, closest_match, config_error
 from ingest.config.yaml_reader import round_trip_reader, yaml_problem
 from ingest.errors import ConfigError
 from ingest.units import short_repr
@@ -55,6 +56,21 @@ def apply_env_overrides(raws: dict[str, dict[str, RawSetting]], env: Mapping[str
             section, key = _ENV_NAMES[name.upper()]
             value = _env_value(name, env[name], section, key)
             raws[section][key] = RawSetting(value, f"env {name}", None, None)
+    _expand_references(raws, env)
+
+
+def _expand_references(raws: dict[str, dict[str, RawSetting]], env: Mapping[str, str]) -> None:
+    """``${NAME}`` in the settings that take it, from the file or a variable alike."""
+    for section, schema in SECTION_FIELDS.items():
+        for key, spec in schema.items():
+            raw = raws[section].get(key)
+            if not spec.expand or raw is None:
+                continue
+            try:
+                value = expand(raw.value, env)
+            except BadValue as exc:
+                raise config_error(raw.where, raw.line, f"{section}.{key}", str(exc)) from None
+            raws[section][key] = RawSetting(value, raw.where, raw.line, raw.base)
 
 
 def warn_unknown_env(env: Mapping[str, str]) -> None:

@@ -7,13 +7,16 @@ from its URL, made unique with -2, -3...
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from ingest.config.schema import FEED_FIELDS
+from ingest.config.access import build_access
+from ingest.config.schema import FEED_EXPANDED, FEED_FIELDS
+from ingest.config.secrets import expand
 from ingest.config.source import (
     RawSetting,
     config_error,
@@ -23,7 +26,7 @@ from ingest.config.source import (
     reject_unknown_keys,
 )
 from ingest.errors import ConfigError
-from ingest.models import Feed
+from ingest.models import Access, Feed
 from ingest.urls import normalize_url, without_www
 
 
@@ -34,8 +37,10 @@ class _FeedDraft:
     raws: dict[str, RawSetting]
 
 
-def load_feeds(top: dict, label: str) -> tuple[Feed, ...]:
-    """The checked feeds of the loaded top-level mapping ``top``."""
+def load_feeds(top: dict, label: str, env: Mapping[str, str] | None = None) -> tuple[Feed, ...]:
+    """The checked feeds of the loaded top-level mapping ``top``; ``${NAME}`` references
+    taken from ``env`` (the process's environment unless given)."""
+    env = os.environ if env is None else env
     if "feeds" not in top:
         raise ConfigError(f"{label}:1: feeds: missing; add a list of feeds such as "
                           "'feeds: [{url: https://example.com/rss.xml}]'")
@@ -43,15 +48,25 @@ def load_feeds(top: dict, label: str) -> tuple[Feed, ...]:
     if not isinstance(node, list) or not node:
         raise config_error(label, key_line(top, "feeds"), "feeds",
                            f"expected a non-empty list of feeds, got {describe_value(node)}")
-    drafts = [_feed_draft(node, i, label) for i in range(len(node))]
+    drafts = [_feed_draft(node, i, label, env) for i in range(len(node))]
     _check_unique(drafts, "url", normalize_url, "is the same feed as")
     _check_unique(drafts, "name", str.casefold, "is already the name of")
     names = _feed_names(drafts)
-    return tuple(Feed(name, d.values["url"], d.values.get("interval"), d.values.get("tags", ()))
+    return tuple(Feed(name, d.values["url"], d.values.get("interval"), d.values.get("tags", ()),
+                      _access(d), d.values.get("fetch_pages", True))
                  for name, d in zip(names, drafts, strict=True))
 
 
-def _feed_draft(seq: list, i: int, label: str) -> _FeedDraft:
+def _access(draft: _FeedDraft) -> Access:
+    try:
+        return build_access(draft.values)
+    except ValueError as exc:
+        given = "username" if "username" in draft.raws else "password"
+        raw = draft.raws[given]
+        raise config_error(raw.where, raw.line, f"{draft.path}.{given}", str(exc)) from None
+
+
+def _feed_draft(seq: list, i: int, label: str, env: Mapping[str, str]) -> _FeedDraft:
     node, line, path = seq[i], item_line(seq, i), f"feeds[{i}]"
     if not isinstance(node, dict):
         raise config_error(label, line, path, "expected a mapping such as "
@@ -61,8 +76,13 @@ def _feed_draft(seq: list, i: int, label: str) -> _FeedDraft:
         raise config_error(label, line, path, "missing url")
     raws = {key: RawSetting(value, label, key_line(node, key), None)
             for key, value in node.items()}
-    values = {key: raw.convert(f"{path}.{key}", FEED_FIELDS[key]) for key, raw in raws.items()}
+    values = {key: raw.convert(f"{path}.{key}", _check(key, env)) for key, raw in raws.items()}
     return _FeedDraft(path, values, raws)
+
+
+def _check(key: str, env: Mapping[str, str]) -> Callable[[Any], Any]:
+    check = FEED_FIELDS[key]
+    return (lambda value: check(expand(value, env))) if key in FEED_EXPANDED else check
 
 
 def _check_unique(drafts: list[_FeedDraft], key: str, norm: Callable[[str], str],

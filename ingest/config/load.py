@@ -86,7 +86,7 @@ def load_config(path: str | os.PathLike, env: Mapping[str, str] | None = None) -
 
 def _config(top: dict, label: str, file: Path, env: Mapping[str, str]) -> Config:
     reject_unknown_keys(top, ("feeds", *SECTION_FIELDS), label, "")
-    feeds = load_feeds(top, label)
+    feeds = load_feeds(top, label, env)
     raws = {name: _section_raws(top, name, label, file.parent) for name in SECTION_FIELDS}
     apply_env_overrides(raws, env)
     sections = {name: _build_section(name, raws[name], file.parent) for name in SECTION_FIELDS}

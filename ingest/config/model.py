@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest import USER_AGENT
+from ingest.config.masking import mask_secrets
 from ingest.config.replica import host_replica
 from ingest.models import Feed
 from ingest.redact import mask_conninfo
@@ -114,8 +115,8 @@ class Config:
 
 def effective_config(cfg: Config) -> dict:
     """Every effective value as plain data (paths as text, durations in seconds); the
-    passwords of ``state.url`` as ``***``."""
-    plain = _plain(cfg)
+    passwords of ``state.url``, and the secrets of feeds and proxies, as ``***``."""
+    plain = mask_secrets(_plain(cfg))
     if cfg.state.url is not None:
         plain["state"]["url"] = mask_conninfo(cfg.state.url)
     return plain

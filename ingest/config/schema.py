@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ingest.config import access, database
 from ingest.config import checks as check
-from ingest.config import database
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class Field:
     check: Callable[[Any], Any]
     env: str = "yaml"  # INGEST_* value: "yaml" scalar, "raw" text as is, "" not allowed
     default: str | None = None  # a default path, resolved against the config folder
+    expand: bool = False  # ${ENV_VAR} references replaced (ingest.config.secrets)
 
 
 _LONGEST_INTERVAL = "365d"  # between two polls of a feed
@@ -56,6 +57,9 @@ SECTION_FIELDS: dict[str, dict[str, Field]] = {
         "max_page_bytes": Field(check.size(most="1GiB")),
         "max_redirects": Field(check.integer(0, 50)),
         "max_connections": Field(check.integer(1, 1000)),
+        "robots": Field(check.boolean),
+        "proxy": Field(check.optional(access.proxy), "raw", expand=True),
+        "trust_env": Field(check.boolean),
     },
     "extract": {
         "workers": Field(check.integer(0, 256)),
@@ -95,4 +99,13 @@ FEED_FIELDS: dict[str, Callable[[Any], Any]] = {
     "name": check.optional(check.text),
     "interval": check.optional(check.duration(most=_LONGEST_INTERVAL)),
     "tags": check.tags,
+    "headers": access.headers,
+    "cookies": access.cookies,
+    "user_agent": access.user_agent,
+    "username": access.username,
+    "password": access.password,
+    "proxy": access.proxy,
+    "fetch_pages": check.boolean,
 }
+# The feed keys whose text may hold ${ENV_VAR} references (secrets kept out of the file).
+FEED_EXPANDED = frozenset({"headers", "cookies", "user_agent", "username", "password", "proxy"})

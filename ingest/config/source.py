@@ -81,7 +81,7 @@ def _collection_kind(value: Any) -> str:
     return "set" if isinstance(value, AbstractSet) else ""
 
 
-def key_line(node: dict, key: Any) -> int | None:
+def key_line(node: Mapping, key: Any) -> int | None:
     """0-based line of ``key`` in a loaded mapping; None if it was read without lines.
     A key merged in with ``<<:`` has no line of its own: the mapping's is given."""
     lc = getattr(node, "lc", None)

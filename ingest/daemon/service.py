@@ -26,6 +26,7 @@ from typing import NoReturn
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from ingest.config.masking import access_secrets
 from ingest.config.model import Config
 from ingest.daemon import schedule
 from ingest.daemon.clock_step import ClockStepWatch
@@ -233,7 +234,8 @@ class Daemon:
         # feeds added by the reload are kept out of the log lines too (and removed ones,
         # whose last polls may still be running)
         redact_secrets(Redactor([*old, *self._feeds], secrets=(
-            self.cfg.server.token, *conninfo_secrets(self.cfg.state.url or ""))))
+            self.cfg.server.token, *conninfo_secrets(self.cfg.state.url or ""),
+            *access_secrets(new.feeds, self.cfg.http.proxy))))
         for name in {f.name for f in old.values()} - {f.name for f in new.feeds}:
             self.metrics.forget(name)
         log_reload(new, self.cfg, old.keys(), self._feeds.keys())

@@ -4,7 +4,10 @@ httpx's own AsyncHTTPTransport builds its connection pool with httpcore's defaul
 network backend and offers no way to pass another. This transport does the same
 work (httpx request in, httpx response out, httpcore's exceptions raised as httpx's)
 over a pool built here, so that `ingest.fetch.netguard.PinnedBackend` can make every
-connection: connections then go only to addresses vetted as they are made.
+connection: connections then go only to addresses vetted as they are made. The same
+transport talks through a proxy (`ingest.fetch.proxy` picks one per request): httpcore's
+HTTP proxy (absolute-form requests for http://, CONNECT tunnels for https://) or its
+SOCKS5 proxy, under the same error translation.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from typing import cast
 
 import httpcore
 import httpx
+
+from ingest.config.proxy_url import ProxyURL
 
 # httpcore's exception -> the httpx exception raised for it; the most specific first.
 _ERRORS: tuple[tuple[type[Exception], type[httpx.HTTPError]], ...] = (
@@ -63,16 +68,13 @@ class _Body(httpx.AsyncByteStream):
 
 class PoolTransport(httpx.AsyncBaseTransport):
     """HTTP/1.1 over an httpcore connection pool whose connections ``backend`` makes
-    (None: httpcore's default). Certificates are verified as httpx verifies them."""
+    (None: httpcore's default), through ``proxy`` if given. Certificates are verified
+    as httpx verifies them, a proxy's own (https://) too."""
 
     def __init__(self, limits: httpx.Limits,
-                 backend: httpcore.AsyncNetworkBackend | None = None) -> None:
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=backend)
+                 backend: httpcore.AsyncNetworkBackend | None = None,
+                 proxy: ProxyURL | None = None) -> None:
+        self._pool = _pool(limits, backend, proxy)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
@@ -89,3 +91,22 @@ class PoolTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self._pool.aclose()
+
+
+def _pool(limits: httpx.Limits, backend: httpcore.AsyncNetworkBackend | None,
+          proxy: ProxyURL | None) -> httpcore.AsyncConnectionPool:
+    tls, most = httpx.create_ssl_context(), limits.max_connections
+    kept, expiry = limits.max_keepalive_connections, limits.keepalive_expiry
+    if proxy is None:
+        return httpcore.AsyncConnectionPool(
+            ssl_context=tls, max_connections=most, max_keepalive_connections=kept,
+            keepalive_expiry=expiry, network_backend=backend)
+    auth = None if proxy.username is None else (proxy.username, proxy.password or "")
+    if proxy.scheme.startswith("socks"):
+        return httpcore.AsyncSOCKSProxy(
+            proxy.address, proxy_auth=auth, ssl_context=tls, max_connections=most,
+            max_keepalive_connections=kept, keepalive_expiry=expiry, network_backend=backend)
+    return httpcore.AsyncHTTPProxy(
+        proxy.address, proxy_auth=auth, ssl_context=tls, max_connections=most,
+        max_keepalive_connections=kept, keepalive_expiry=expiry, network_backend=backend,
+        proxy_ssl_context=httpx.create_ssl_context() if proxy.scheme == "https" else None)
