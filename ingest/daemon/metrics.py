@@ -48,6 +48,10 @@ class Metrics:
         self.duplicates = Counter("ingest_duplicates", "Entries dropped as duplicates",
                                   registry=r)
         self.footers = Counter("ingest_footers_removed", "Footer lines removed", registry=r)
+        self.repairs = Counter("ingest_text_repairs", "Texts whose mojibake was repaired, by "
+                               "where they came from (feed or page)", ["where"], registry=r)
+        for where in ("feed", "page"):  # both series from the start, at 0
+            self.repairs.labels(where)
         self.near_duplicates = Counter(
             "ingest_near_duplicates", "Records of a story already known (near-duplicates), "
             "written as marked or dropped as dedup.action says", registry=r)
@@ -78,6 +82,8 @@ class Metrics:
             self.skipped.labels(reason).inc(count)
         self.duplicates.inc(result.duplicates)
         self.footers.inc(result.footers_removed)
+        for where, count in result.repaired.items():
+            self.repairs.labels(where).inc(count)
         self.near_duplicates.inc(result.near_duplicates)
         for size in result.story_sizes:
             self.story_size.observe(size)

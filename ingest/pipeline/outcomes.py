@@ -27,6 +27,7 @@ class PollResult:
     deferred: int = 0  # left for a later run (transient page failures, host backoff)
     pages: int = 0  # page requests made
     footers_removed: int = 0
+    repaired: Counter = field(default_factory=Counter)  # texts with mojibake repaired: feed|page
     skipped: Counter = field(default_factory=Counter)
     retry_after: float | None = None  # the host asked us to wait this long
     hints: dict = field(default_factory=dict)  # ttl, update_period, max_age: seconds
@@ -43,6 +44,10 @@ class PollResult:
     @property
     def ok(self) -> bool:
         return self.outcome in OK_OUTCOMES
+
+    @property
+    def texts_repaired(self) -> int:
+        return sum(self.repaired.values())
 
     def fail(self, kind: str, message: str) -> PollResult:
         self.outcome, self.error_kind, self.error = "failed", kind, message
@@ -94,6 +99,8 @@ class RunStats:
         skipped = self.skipped()
         if skipped:
             lines.append("skipped: " + ", ".join(f"{n} {k}" for k, n in sorted(skipped.items())))
+        if self.total("texts_repaired"):
+            lines.append(f"mojibake repaired: {self.total('texts_repaired')} texts")
         if self.total("near_duplicates"):
             lines.append(f"near-duplicates: {self.total('near_duplicates')} of stories already "
                          f"known ({self.near_duplicate_action})")
