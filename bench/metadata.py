@@ -1,4 +1,5 @@
-"""Accuracy of article metadata (title, authors, date) on the shared corpus; prints Markdown.
+"""Accuracy of article metadata (title, authors, date, language) on the shared corpus; prints
+Markdown.
 
     python -m bench.metadata [CORPUS_DIR]               # ingest.extract.page.extract_article
     python -m bench.metadata --reference [CORPUS_DIR]   # bare trafilatura.bare_extraction
@@ -20,6 +21,17 @@ columns are non-empty rates over all pages; canonical_url counts only a URL othe
 the one passed in (the pipeline's rule), language includes the text-detected fallback.
 A page without text (SkipEntry; None from trafilatura) misses everything. The CPU row
 is time.process_time around the extraction calls only, one-time lazy loads included.
+
+The second table (ours only) scores language and authors as the records carry them.
+Language: the record's rule (ingest.pipeline.records.decide_language, the page the only
+declaration) against the truth of bench.metadata_language, on the primary subtag, beside
+the page's declaration alone (what records said before: `<html lang>`, else the text's
+guess); over pages with a text of >= 400 characters, and over all pages with text.
+Authors "before": the names as the extractor gives them (the rule before
+ingest.extract.authors), recorded in the same run; "after": as the record has them.
+P / R as above against the truth's names, and against its people only: the truth less
+the names the issue says are not authors (the page's site name or host name, a wire
+agency; ingest.extract.authors.clean_authors applied to the truth).
 """
 
 from __future__ import annotations
@@ -34,9 +46,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.common import CORPUS, argument_parser, table
+from bench.metadata_language import truths
 from ingest.errors import SkipEntry
+from ingest.extract import authors as authors_rules
+from ingest.extract import page as page_module
 from ingest.extract.page import extract_article
 from ingest.extract.page_decoding import decode_html
+from ingest.pipeline.records import decide_language
 
 SOURCES = ("fundus", "newspaper4k", "trafilatura")
 COVERAGE = ("site_name", "canonical_url", "image", "description", "language")
@@ -53,6 +69,7 @@ class Page:
     title: str = ""
     authors: tuple[str, ...] = ()
     date: str = ""
+    language: str = ""  # the truth's, when known
 
 
 def _names(value) -> tuple[str, ...]:
@@ -80,6 +97,9 @@ def load_pages(base: Path) -> list[Page]:
                 pages.append(Page("trafilatura", path, url, t.get("title") or "",
                                   _names(t.get("author")), t.get("date") or ""))
                 break
+    known = truths(base)
+    for page in pages:
+        page.language = known.get(page.path, ("", ""))[0]
     return pages
 
 
@@ -89,13 +109,26 @@ def read_html(path: Path) -> bytes:
 
 
 def ours(content: bytes, url: str) -> dict | None:
+    raw: list[tuple[str, ...]] = []
+
+    def recorded(names, **where):  # the names before cleaning: the "before" rule
+        names = list(names)
+        raw.append(tuple(n.strip() for n in names if n.strip()))
+        return authors_rules.clean_authors(names, **where)
+
+    page_module.clean_authors = recorded
     try:
         a = extract_article(content, url, "text/html", need_date=True, need_language=True)
     except SkipEntry:
         return None
+    finally:
+        page_module.clean_authors = authors_rules.clean_authors
+    language, _ = decide_language(a.detected_language, page=a.language, feed=None)
     return {"title": a.title, "authors": a.authors, "date": a.published,
             "site_name": a.site_name, "canonical_url": a.canonical_url, "image": a.image,
-            "description": a.description, "language": a.language or a.detected_language}
+            "description": a.description, "language": language, "chars": len(a.text),
+            "declared": (a.language or "").split("-")[0] or a.detected_language,
+            "authors before": raw[-1] if raw else ()}
 
 
 def reference(content: bytes, url: str) -> dict | None:
@@ -144,6 +177,47 @@ def score(s: dict, page: Page, got: dict | None) -> None:
         add(key, bool((got.get(key) or "").strip()))
 
 
+def score_ours(s: dict, page: Page, got: dict | None) -> None:
+    """Language and authors, before and after, as the second table shows them."""
+    got = got or {}
+
+    def add(key: str, hit: bool, n: int = 1) -> None:
+        s[key][0] += hit
+        s[key][1] += n
+
+    if page.language and got:
+        for scope in ("all", "400") if got["chars"] >= 400 else ("all",):
+            add(f"language {scope}", (got["language"] or "").split("-")[0] == page.language)
+            add(f"declared {scope}", got["declared"] == page.language)
+    if not page.authors:
+        return
+    people = authors_rules.clean_authors(page.authors, site_name=got.get("site_name"),
+                                         url=page.url)
+    for when, key in (("before", "authors before"), ("after", "authors")):
+        mine = [_norm(a) for a in got.get(key) or ()]
+        for truth_name, truth in (("truth", page.authors), ("people", people)):
+            if truth:
+                _add_pr(add, f"{when} {truth_name}", mine, [_norm(a) for a in truth])
+
+
+def _add_pr(add, prefix: str, mine: list[str], truth: list[str]) -> None:
+    add(f"{prefix} P", sum(any(m in t or t in m for t in truth) for m in mine), len(mine))
+    add(f"{prefix} R", sum(any(m in t or t in m for m in mine) for t in truth), len(truth))
+
+
+def report_ours(s: dict) -> str:
+    rows = []
+    for scope, label in (("400", "texts of 400 characters or more"), ("all", "all texts")):
+        rows.append([f"language, {label}", s[f"language {scope}"][1],
+                     _rate(s[f"declared {scope}"]), _rate(s[f"language {scope}"])])
+    for truth, label in (("truth", "the truth's names"), ("people", "the truth's people")):
+        for measure in ("P", "R"):
+            rows.append([f"authors {measure}, against {label}", s[f"after {truth} {measure}"][1],
+                         _rate(s[f"before {truth} {measure}"]),
+                         _rate(s[f"after {truth} {measure}"])])
+    return table(["measure", "out of", "before", "after"], rows, "lrrr")
+
+
 def _rate(hit_n: list[int]) -> str:
     hit, n = hit_n
     return f"{hit / n:.3f}" if n else "—"
@@ -187,8 +261,13 @@ def main(argv: list[str] | None = None) -> int:
         cpu += time.process_time() - start
         score(stats[page.source], page, got)
         score(stats["overall"], page, got)
+        if not options.reference:
+            score_ours(stats["ours"], page, got)
     print(f"Metadata accuracy: {who}, {len(pages)} pages\n")
     print(report(stats, cpu, len(pages), who))
+    if not options.reference:
+        print(f"\nLanguage and authors, before and after ({who})\n")
+        print(report_ours(stats["ours"]))
     return 0
 
 

@@ -31,13 +31,14 @@ def time_pages(pages: list[tuple[bytes, str]]) -> dict:
     import trafilatura  # imported here: imports are not part of the extraction cost
 
     from ingest.errors import SkipEntry
-    from ingest.extract import langid  # noqa: F401  (preloaded in ingest's forkserver)
+    from ingest.extract import langid
     from ingest.extract.page import extract_article
 
     html, url = pages[0]  # warm-up: lazy imports and caches, paid once per worker in ingest
     trafilatura.extract(html, url=url)
     with contextlib.suppress(SkipEntry):
         extract_article(html, url, "text/html", None, **_AS_PIPELINE)
+    langid.detect_language("news of the day " * 20)  # its model: in ingest's forkserver
 
     # Page by page, the two calls alternating in order, so that a drift in the machine's
     # speed and the caches the first call warms fall on both.

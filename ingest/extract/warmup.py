@@ -2,10 +2,11 @@
 caches once, then freeze the heap, so every worker shares them instead of building its own.
 
 trafilatura's justext fallback builds a large stoplist of every language the first time a
-page needs it, and the domain lookup loads the public-suffix list; left lazy, each worker
-pays the time and holds a private copy. ``gc.freeze()`` moves everything allocated so far
-out of the collector's sight, so collections in the workers neither scan those objects nor
-write to their pages (which would copy them).
+page needs it, the domain lookup loads the public-suffix list, and the language model is
+loaded at its first text; left lazy, each worker pays the time and holds a private copy.
+``gc.freeze()`` moves everything allocated so far out of the collector's sight, so
+collections in the workers neither scan those objects nor write to their pages (which
+would copy them).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import gc
 import logging
 
+from ingest.extract.langid import detect_language
 from ingest.extract.page import extract_article
 
 # Short enough that trafilatura also runs its justext fallback on it.
@@ -27,6 +29,7 @@ def warm_up() -> None:
                         need_date=False, need_language=False, need_authors=False)
     except Exception:  # any failure, SkipEntry included, costs memory only, never a worker
         logging.getLogger(__name__).debug("worker warm-up failed", exc_info=True)
+    detect_language("A short paragraph about the news of the day. " * 6)
     gc.freeze()
 
 

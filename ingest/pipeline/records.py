@@ -9,6 +9,11 @@ from ingest.models import Cleaned, Feed, ParsedFeed, Record
 from ingest.redact import record_url
 
 _MAX_AGE = re.compile(r"max-age\s*=\s*(\d+)", re.IGNORECASE)
+_MAX_TAG = 35  # characters: the longest language tag worth reading
+_TAG = re.compile(r"[a-z]{2,3}+(?:-[a-z0-9]{1,8}+)*+")
+# Codes that name the language the detector calls otherwise: Bokmål and Nynorsk are
+# Norwegian ("no"), and the old codes of Hebrew, Indonesian and Yiddish.
+_SAME_LANGUAGE = {"nb": "no", "nn": "no", "iw": "he", "in": "id", "ji": "yi"}
 
 
 def build_record(feed: Feed, parsed: ParsedFeed, draft, cleaned: Cleaned,
@@ -16,6 +21,10 @@ def build_record(feed: Feed, parsed: ParsedFeed, draft, cleaned: Cleaned,
     """One output line. Feed facts win for title/date (they are the publisher's
     own metadata); the page fills what the feed lacks."""
     entry, article = draft.entry, draft.article
+    on_page = article is not None and draft.body_source == "page"
+    language, source = decide_language(
+        article.detected_language if article and on_page else entry.language,
+        page=article.language if article and on_page else None, feed=parsed.language)
     return Record(
         id=draft.id,
         url=draft.url,
@@ -30,7 +39,8 @@ def build_record(feed: Feed, parsed: ParsedFeed, draft, cleaned: Cleaned,
         body_source=draft.body_source,
         canonical_url=article.canonical_url if article else None,
         authors=(article.authors if article and article.authors else entry.authors),
-        language=_language(article, parsed, cleaned.text),
+        language=language,
+        language_source=source,
         site_name=article.site_name if article else None,
         summary=entry.summary or (article.description if article else None) or None,
         tags=tuple(dict.fromkeys(entry.tags + (article.tags if article else ()))),
@@ -41,13 +51,36 @@ def build_record(feed: Feed, parsed: ParsedFeed, draft, cleaned: Cleaned,
     )
 
 
-def _language(article, parsed: ParsedFeed, text: str) -> str | None:
-    """The page's lang, else the feed's <language>, else detected from the text."""
-    if article and article.language:
-        return article.language
-    if parsed.language:
-        return parsed.language.split("-")[0].lower()
-    return article.detected_language if article else None
+def decide_language(detected: str | None, *, page: str | None, feed: str | None
+                    ) -> tuple[str | None, str | None]:
+    """The record's language and where it came from: the text's (``detected``, which the
+    extractor gives only for a text long enough to tell, or when nothing is declared),
+    else the page's declaration, else the feed's; (None, None) when none is known.
+
+    The text's language keeps the region of a declaration it agrees with ("pt-BR" for a
+    Portuguese text); a declaration that is not a language tag counts as none.
+    """
+    declared = [(tag, where) for tag, where in ((language_tag(page), "page"),
+                                                 (language_tag(feed), "feed")) if tag]
+    if detected:
+        same = (tag for tag, _ in declared if _primary(tag) == _primary(detected))
+        return next(same, detected.lower()), "text"
+    return declared[0] if declared else (None, None)
+
+
+def language_tag(value: str | None) -> str | None:
+    """A BCP 47 tag with its usual case ("pt-BR", "zh-Hant-TW", "en"), or None."""
+    tag = (value or "").strip()[:_MAX_TAG].replace("_", "-").lower()
+    if not _TAG.fullmatch(tag):
+        return None
+    primary, *rest = tag.split("-")
+    return "-".join([primary, *(s.upper() if len(s) == 2 else s.title() if len(s) == 4
+                                else s for s in rest)])
+
+
+def _primary(tag: str) -> str:
+    primary = tag.split("-", 1)[0].lower()
+    return _SAME_LANGUAGE.get(primary, primary)
 
 
 def cache_hints(headers: dict[str, str]) -> dict[str, float]:

@@ -22,10 +22,8 @@ from ingest.workers.process import serve
 # Modules by name, imported in the forkserver: what a worker runs (its loop, and the jobs
 # the pipeline sends it) and the libraries under them. A constant, not a pool's argument:
 # there is one forkserver per process, and the first pool to start it sets it for all.
-# ingest.extract.langid is left out: its model is slow to load and large in every worker,
-# and only pages that declare no language in feeds that declare none need it. The warm-up
-# comes last: it fills the extractor's lazy caches and freezes the heap, so the workers
-# share them.
+# The warm-up comes last: it fills the extractor's lazy caches (the language model among
+# them) and freezes the heap, so the workers share them.
 PRELOAD = ["ingest.workers.process", "ingest.pipeline.jobs", "ingest.extract.page",
            "ingest.extract.feed", "ingest.footers.strip", "ingest.dedup.fingerprint",
            "trafilatura", "feedparser", "ingest.extract.warmup"]

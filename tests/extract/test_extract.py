@@ -72,7 +72,7 @@ def test_extract_article_text_and_metadata():
     article = extract_article(_article_page(PARAS), "https://news.example/a", "text/html")
     assert article.text.split("\n") == PARAS  # the headline is not repeated in the text
     assert article.title == "Titolo della notizia"
-    assert article.language == "it" and article.detected_language is None
+    assert article.language == "it" and article.detected_language == "it"
 
 
 def test_language_detected_when_page_declares_none():
@@ -267,7 +267,7 @@ def test_an_undecodable_page_under_a_punycode_label_is_decoded_in_bounded_time()
 # -- the page's language: each <html> tag read once ---------------------------------------
 
 @pytest.mark.parametrize("html, language", [
-    ('<html lang="pt-BR"><body>x', "pt"),
+    ('<html lang="pt-BR"><body>x', "pt-br"),
     ("<HTML LANG=en>", "en"),
     ('<html xml:lang="de" lang="de">', "de"),
     ('<html class="x">', None),
