@@ -67,6 +67,17 @@ class HostTurn:
 
 
 @dataclass(frozen=True)
+class RobotsCopy:
+    """A site's robots.txt as last fetched (`ingest.fetch.robots`), kept per origin."""
+
+    origin: str  # scheme://host[:port]: robots.txt is per origin
+    kind: str  # "rules" (2xx: body), "allow_all" (4xx), "unreachable" (5xx, timeout, ...)
+    body: str = field(default="", repr=False)  # the first 512 KiB of a "rules" answer
+    fetched_at: float = 0.0  # wall clock: when this answer was had
+    expires_at: float = 0.0  # wall clock: when to ask for it again
+
+
+@dataclass(frozen=True)
 class Entry:
     """One item of a feed, as the feed gives it (links already absolute)."""
 
@@ -79,6 +90,8 @@ class Entry:
     content: str = ""  # plain text of content:encoded / atom content
     tags: tuple[str, ...] = ()
     image: str | None = None
+    repaired: int = 0  # texts (title, summary, content, authors) whose mojibake was repaired
+    language: str | None = None  # detected in its own text, when a record is made of that text
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,7 @@ class ParsedFeed:
     ttl: float | None = None  # seconds, from <ttl>
     update_period: float | None = None  # seconds, from sy:updatePeriod/Frequency
     warning: str | None = None  # recoverable parse problem (bozo with entries)
+    repaired: int = 0  # feed-level texts (title, rights) whose mojibake was repaired
 
 
 @dataclass(frozen=True)
@@ -109,6 +123,7 @@ class Article:
     image: str | None = None
     description: str | None = None
     tags: tuple[str, ...] = ()
+    repaired: int = 0  # texts (body, title, description, byline) whose mojibake was repaired
 
 
 @dataclass(frozen=True)
@@ -138,6 +153,7 @@ class Record:
     canonical_url: str | None = None
     authors: tuple[str, ...] = ()
     language: str | None = None
+    language_source: str | None = None  # "text" | "page" | "feed": where `language` came from
     site_name: str | None = None
     summary: str | None = None
     tags: tuple[str, ...] = ()

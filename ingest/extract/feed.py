@@ -8,6 +8,9 @@ feed's HTML, we only turn it into plain text.
 Before feedparser sees the bytes, `ingest.extract.feed_bytes.prepare` shapes them so that its
 work on them is linear in their size (see there).
 
+Every text of an entry (and the feed's title and rights) has its mojibake repaired
+(`ingest.extract.textfix`) before the footer stage or anyone else reads it.
+
 One entry that cannot be read costs that entry, counted in ParsedFeed.warning.
 """
 
@@ -16,13 +19,16 @@ from __future__ import annotations
 import calendar
 import logging
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import feedparser
 
 from ingest.errors import FeedParseError
+from ingest.extract.authors import clean_authors
 from ingest.extract.feed_bytes import COMMENT, prepare
 from ingest.extract.htmltext import html_to_text
+from ingest.extract.textfix import Repairs
 from ingest.models import Entry, ParsedFeed
 
 log = logging.getLogger("ingest.feeds")
@@ -47,7 +53,8 @@ def parse_feed(content: bytes, *, url: str, content_type: str = "") -> ParsedFee
     except Exception as exc:  # feedparser raises little, but never let it escape
         raise FeedParseError(f"{url}: feed parser failed: {exc}") from exc
     problem = _bozo_message(parsed)
-    entries, dropped = _entries(parsed.entries)
+    fix = Repairs()  # one budget for the whole feed
+    entries, dropped = _entries(parsed.entries, fix)
     if not entries and _HTML_START.match(content[:1024].lstrip()):
         raise FeedParseError(f"{url}: not a feed: the server sent an HTML page"
                              f" ({content_type or 'no content type'})")
@@ -57,24 +64,31 @@ def parse_feed(content: bytes, *, url: str, content_type: str = "") -> ParsedFee
         raise FeedParseError(f"{url}: not a feed (no RSS, Atom or RDF root element)")
     meta = parsed.feed
     unreadable: list[str] = []  # notes on feed fields that could not be read
+    entry_repairs = fix.count
+    title = fix(_feed_text(meta, "title", unreadable))
+    rights = fix(_feed_text(meta, "rights", unreadable))
     return ParsedFeed(
         entries=entries,
-        title=_feed_text(meta, "title", unreadable),
+        title=title,
         language=_stripped(meta.get("language")),
-        rights=_feed_text(meta, "rights", unreadable) or None,
+        rights=rights or None,
         ttl=_minutes(meta.get("ttl")),
         update_period=_update_period(meta),
         warning="; ".join(filter(None, (problem if entries else None, dropped,
                                         *unreadable))) or None,
+        repaired=fix.count - entry_repairs,
     )
 
 
-def _entries(raws) -> tuple[tuple[Entry, ...], str | None]:
-    """The feed's entries, and a note on those that could not be read (None if none)."""
+def _entries(raws, fix: Repairs | None = None) -> tuple[tuple[Entry, ...], str | None]:
+    """The feed's entries, their texts repaired by ``fix``, and a note on those that could
+    not be read (None if none)."""
+    fix = fix or Repairs()
     entries, failures = [], []
     for raw in raws:
         try:
             entry = _entry(raw)
+            entry = entry and _repaired(entry, fix)
         except Exception as exc:  # noqa: BLE001 - one odd item costs that item, not the feed
             failures.append(exc)
             continue
@@ -138,6 +152,17 @@ def _entry(raw) -> Entry | None:
     )
 
 
+def _repaired(entry: Entry, fix: Repairs) -> Entry:
+    """The entry with the mojibake of its texts repaired, and counted."""
+    before = fix.count
+    title, summary, content = fix(entry.title), fix(entry.summary), fix(entry.content)
+    authors = tuple(dict.fromkeys(fix(name) for name in entry.authors))
+    if fix.count == before:
+        return entry
+    return replace(entry, title=title, summary=summary, content=content, authors=authors,
+                   repaired=fix.count - before)
+
+
 def _link(raw) -> str | None:
     for link in raw.get("links", ()):
         if link.get("rel", "alternate") == "alternate" and link.get("href"):
@@ -157,7 +182,7 @@ def _authors(raw) -> tuple[str, ...]:
     names = [n for n in names if n]
     if not names and raw.get("author"):
         names = [raw["author"].strip()]
-    return tuple(dict.fromkeys(names))
+    return clean_authors(names, url=raw.get("link"))
 
 
 def _image(raw) -> str | None:

@@ -15,14 +15,18 @@ from __future__ import annotations
 import re
 
 from ingest.errors import SkipEntry
+from ingest.extract.authors import clean_authors
 from ingest.extract.page_bounds import many_blocks, tame_tree, without_broken_doctype, xpath
 from ingest.extract.page_decoding import decode_html
+from ingest.extract.textfix import Repairs
 from ingest.models import Article
 
 # Possessive quantifiers and bounded windows throughout: every pattern here runs on
 # untrusted bytes or text, and must cost time linear in it.
 _HTML_TAG = re.compile(r"<html\b[^>]*+", re.IGNORECASE)
-_LANG_ATTRIBUTE = re.compile(r"""\blang\s*+=\s*+["']?+([a-zA-Z]{2,3})""", re.IGNORECASE)
+# The whole tag ("pt-BR"): its region is kept when the text agrees.
+_LANG_ATTRIBUTE = re.compile(r"""\blang\s*+=\s*+["']?+([a-zA-Z]{2,3}(?:[-_][a-zA-Z0-9]{1,8})*+)""",
+                             re.IGNORECASE)
 _MIN_TEXT = 50  # characters
 _MAX_ERROR = 300  # characters of an extractor's exception quoted in a skip reason
 _LANG_PRESCAN = 16384  # characters of the page searched for its <html lang>
@@ -38,8 +42,9 @@ def extract_article(content: bytes, url: str, content_type: str = "",
     helps drop a headline that the extractor left at the top of the text.
     ``need_date=False`` and ``need_authors=False`` (the feed dates the entry / names its
     authors) spare the searches for them beyond the page's head (see `_metadata`).
-    ``need_language=False`` (the feed declares a language) skips detection, so the
-    langid model is never loaded.
+    ``need_language=False`` (the feed declares a language): like the page's own
+    ``<html lang>``, the declaration stands for a text too short to tell its language
+    (`ingest.extract.langid`), which is then not guessed at.
     """
     html = decode_html(content, content_type)
     try:
@@ -57,20 +62,25 @@ def _article(html: str, url: str, feed_title: str | None, *, need_date: bool,
     text, meta = _text_and_metadata(html, url, need_date=need_date,
                                     need_authors=need_authors)
     title = (meta.title or "").strip() or None
+    fix = Repairs()  # mojibake repaired before the headline is matched, and the footers
+    text, title = fix(text), fix.optional(title)
+    description = fix.optional((meta.description or "").strip() or None)
+    meta.author = fix.optional(meta.author)  # the byline, before it is cleaned into names
     text = _drop_title(text, (title, feed_title))
     language = _page_language(html)
     return Article(
         text=text,
         title=title,
-        authors=tuple(a.strip() for a in (meta.author or "").split(";") if a.strip()),
+        authors=clean_authors((meta.author or "").split(";"), site_name=meta.sitename, url=url),
         published=meta.date or None,
         language=language,
-        detected_language=None if language or not need_language else _detect(text),
+        detected_language=_detect(text, declared=bool(language) or not need_language),
         site_name=(meta.sitename or "").strip() or None,
         canonical_url=meta.url if meta.url and meta.url != url else None,
         image=meta.image or None,
-        description=(meta.description or "").strip() or None,
+        description=description,
         tags=tuple(t for t in (meta.tags or []) if t),
+        repaired=fix.count,
     )
 
 
@@ -202,10 +212,10 @@ def _squash(text: str) -> str:
     return re.sub(r"\W+", "", text).casefold()
 
 
-def _detect(text: str) -> str | None:
+def _detect(text: str, *, declared: bool) -> str | None:
     from ingest.extract.langid import detect_language  # loads its model on first use
 
-    return detect_language(text)
+    return detect_language(text, declared=declared)
 
 
 def _page_language(html: str) -> str | None:
@@ -213,5 +223,5 @@ def _page_language(html: str) -> str | None:
     for tag in _HTML_TAG.finditer(html[:_LANG_PRESCAN]):  # each tag read once, to its ">"
         match = _LANG_ATTRIBUTE.search(tag.group())
         if match:
-            return match.group(1).lower()
+            return match.group(1).lower().replace("_", "-")
     return None

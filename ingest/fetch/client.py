@@ -27,6 +27,7 @@ import httpx
 
 from ingest.config.model import HttpConfig
 from ingest.errors import FetchError, HostBackoff, TransientFetchError
+from ingest.fetch.access import AccessTransport, plan_request
 from ingest.fetch.classify import (
     check_url,
     classify_response,
@@ -39,7 +40,10 @@ from ingest.fetch.classify import (
 from ingest.fetch.content_coding import BodyDecoder, ContentCodingError, OverLimit, accept_encoding
 from ingest.fetch.hosts import Gate, HostGate, HostRests, RestLedger, host_of
 from ingest.fetch.netguard import DropRedirectBodies, GuardedTransport, NetguardError, PinnedBackend
+from ingest.fetch.proxy import ProxyRouter
 from ingest.fetch.resolver import CachedResolver, Resolver, system_resolver
+from ingest.fetch.robots import RobotsRules
+from ingest.fetch.robots_file import RobotsCache
 from ingest.fetch.transport import PoolTransport
 from ingest.models import Access, FetchResult
 
@@ -59,13 +63,14 @@ def build_client(cfg: HttpConfig, transport: httpx.AsyncBaseTransport | None,
     # before each request and the connections share one cache of answers.
     resolver = CachedResolver(resolver or system_resolver)
     backend = None if cfg.allow_private_networks else PinnedBackend(resolver)
-    inner = transport or PoolTransport(limits, backend)
-    guarded = GuardedTransport(inner, resolver, allow_private=cfg.allow_private_networks)
-    # trust_env=False: HTTP(S)_PROXY / ALL_PROXY / NO_PROXY and .netrc from the environment
-    # are ignored, so a proxy never reroutes a request: the guard checks the host we
-    # really connect to, and tests aimed at 127.0.0.1 stay on loopback.
+    direct = transport or PoolTransport(limits, backend)
+    routed = ProxyRouter(direct, limits, proxy=cfg.proxy, trust_env=cfg.trust_env)
+    guarded = GuardedTransport(routed, resolver, allow_private=cfg.allow_private_networks)
+    # httpx's trust_env stays off (.netrc, and proxy mounts that would bypass these
+    # transports): http.trust_env is honoured by ProxyRouter, under the guard.
     return httpx.AsyncClient(
-        transport=DropRedirectBodies(guarded), follow_redirects=True,
+        transport=DropRedirectBodies(AccessTransport(guarded, cfg.user_agent)),
+        follow_redirects=True,
         max_redirects=cfg.max_redirects, timeout=httpx.Timeout(cfg.timeout), trust_env=False,
         headers={"User-Agent": cfg.user_agent, "Accept-Encoding": accept_encoding()})
 
@@ -77,9 +82,11 @@ class HttpClient:
                  resolver: Resolver | None = None, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
                  wall_clock: Callable[[], float] = time.time, gate: Gate | None = None,
-                 rests: RestLedger | None = None) -> None:
+                 rests: RestLedger | None = None,
+                 robots_cache: RobotsCache | None = None) -> None:
         """``gate``: the hosts' turns (a HostGate of this process unless given);
-        ``rests``: where host rests are kept beyond this process (the state store)."""
+        ``rests``: where host rests are kept beyond this process (the state store);
+        ``robots_cache``: where robots.txt copies are (the state store; else this process)."""
         self._cfg = cfg
         self._clock = clock
         # wall time: Retry-After dates without a Date header, and the ledger's rests
@@ -88,6 +95,8 @@ class HttpClient:
             cfg.per_host_concurrency, cfg.per_host_delay, clock=clock, sleep=sleep)
         self._rests = HostRests(clock, ledger=rests, wall_clock=wall_clock)
         self._client = build_client(cfg, transport, resolver)
+        self._robots = RobotsRules(cfg, self._fetch, self._gate, cache=robots_cache,
+                                   wall_clock=wall_clock) if cfg.robots else None
 
     async def fetch_feed(self, url: str, *, etag: str | None = None,
                          last_modified: str | None = None,
@@ -102,7 +111,11 @@ class HttpClient:
                                  access=access)
 
     async def fetch_page(self, url: str, *, access: Access | None = None) -> FetchResult:
-        """GET an article page; a non-HTML Content-Type raises PermanentFetchError(not_html)."""
+        """GET an article page; a non-HTML Content-Type raises PermanentFetchError(not_html).
+        Its site's robots.txt is asked first (ingest.fetch.robots): nothing is sent to a
+        page it disallows (PermanentFetchError robots_disallowed)."""
+        if self._robots is not None:
+            await self._robots.check(url, access)
         headers = {"Accept": PAGE_ACCEPT}
         return await self._fetch(url, headers, cap=self._cfg.max_page_bytes, page=True,
                                  access=access)
@@ -128,7 +141,7 @@ class HttpClient:
             try:
                 async with asyncio.timeout(self._cfg.timeout):
                     result = await self._exchange(url, target, headers, cap=cap, page=page,
-                                                  started=started)
+                                                  started=started, access=access)
             except FetchError:  # the host answered, if not with what we wanted
                 self._rests.answered(host)
                 raise
@@ -152,9 +165,10 @@ class HttpClient:
             raise TransientFetchError(f"{url}: {exc}", url=url, kind=exc.kind) from exc
 
     async def _exchange(self, url: str, target: httpx.URL, headers: dict[str, str], *, cap: int,
-                        page: bool, started: float) -> FetchResult:
+                        page: bool, started: float, access: Access | None) -> FetchResult:
         # ``target`` is ``url`` as check_url parsed it: httpx would parse the string again
-        async with self._client.stream("GET", target, headers=headers) as response:
+        async with self._client.stream("GET", target, headers=headers,
+                                       extensions=plan_request(target, access)) as response:
             final_url = str(response.url)
             names = _lowered(response.headers)
             error = classify_response(url, response.status_code, names, self._wall_clock())

@@ -55,7 +55,8 @@ def open_http(cfg: Config, store: Store) -> HttpClient:
     if isinstance(store, TurnLedger):
         gate = SharedHostGate(store, http.per_host_concurrency, http.per_host_delay,
                               hold=http.timeout + HOLD_MARGIN)
-    return HttpClient(http, gate=gate, rests=store)
+    # robots.txt copies are kept in the store: a day, across runs and replicas
+    return HttpClient(http, gate=gate, rests=store, robots_cache=store if http.robots else None)
 
 
 @contextlib.asynccontextmanager

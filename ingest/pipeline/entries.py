@@ -5,14 +5,18 @@ What becomes of one entry:
 
     never seen, page extracted          a draft with the page's text, for the batch writer
     seen before, or twice in the feed   counted, never fetched
+    of a feed with fetch_pages: false   the feed's text (content, else summary), the page
+                                          never asked for; none: skipped, "no_feed_text"
     same story as another after the     a duplicate, marked seen
       page's redirects
     page refused for good (404, not     the feed's text when it has ``extract.min_feed_text``
       HTML, no article text, a job        characters, else skipped under that reason and
-      past its deadline)                  marked seen
+      past its deadline, disallowed       marked seen
+      by robots.txt)
     transient failure (5xx, timeout,    not marked: tried again by a later poll, until
       a worker died)                      ``state.max_attempts``, then as refused ("gave_up")
-    the host asked us to wait           not marked, no attempt counted
+    the host asked us to wait, or its   not marked, no attempt counted
+      robots.txt could not be had
 """
 
 from __future__ import annotations
@@ -20,16 +24,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 from functools import partial
 
 from ingest.config.model import Config
 from ingest.errors import FetchError, HostBackoff, IngestError, JobDeadline, PermanentFetchError, SkipEntry
+from ingest.extract.langid import detect_language
 from ingest.extract.page import extract_article
 from ingest.fetch.client import HttpClient
-from ingest.models import FetchResult
+from ingest.fetch.robots import ROBOTS_DISALLOWED
+from ingest.models import Access, Feed, FetchResult
 from ingest.pipeline.poll import Draft, Poll
 from ingest.state.store import Store
-from ingest.urls import article_key, key_id, normalize_url
+from ingest.urls import article_key, key_id, normalize_url, site_of
 from ingest.workers.pool import WorkerPool
 
 log = logging.getLogger("ingest.pipeline")
@@ -67,14 +74,33 @@ class EntryWork:
 
     # -- one entry ----------------------------------------------------------------------
     async def fetch_and_extract(self, draft: Draft, poll: Poll) -> Draft | None:
+        """The draft with its text, or None (see `_page_or_feed_text`); the feed's own text
+        has its language read in a worker, as a page's text has in the extraction."""
+        done = await self._page_or_feed_text(draft, poll)
+        if done is not None and done.body_source == "feed":
+            done.entry = replace(done.entry, language=await self._text_language(done))
+        return done
+
+    async def _text_language(self, draft: Draft) -> str | None:
+        try:
+            return await self._workers.run(partial(detect_language,
+                                                   declared=draft.feed_language is not None),
+                                           draft.text)
+        except IngestError:  # a worker failed: the feed's declaration, if any, stands
+            return None
+
+    async def _page_or_feed_text(self, draft: Draft, poll: Poll) -> Draft | None:
         """The draft with its text, or None when it is settled without a record or left
         for a later poll. One page at a time per slot: pages fetched faster than the
         workers extract them would otherwise wait in memory (all of a run's, at worst)."""
+        if not poll.feed.fetch_pages:
+            return self._feed_text(draft, poll)
         async with self._page_slots:
             if draft.url is None:
                 return self._fallback(draft, "no_link", poll)
             try:
-                page = await self._http.fetch_page(draft.url)
+                page = await self._http.fetch_page(draft.url,
+                                                   access=page_access(poll.feed, draft.url))
             except FetchError as exc:
                 return self._page_failed(draft, exc, poll)
             poll.result.pages += 1
@@ -83,13 +109,24 @@ class EntryWork:
                 return None
             return await self._extract(draft, page, poll)
 
+    def _feed_text(self, draft: Draft, poll: Poll) -> Draft | None:
+        """``fetch_pages: false``: the entry's content, else its summary, however short
+        (``extract.min_feed_text`` judges the feed's text only as a failed page's stand-in)."""
+        text = draft.entry.content or draft.entry.summary
+        if not text.strip():
+            poll.skip(draft, "no_feed_text")
+            return None
+        draft.text, draft.body_source = text, "feed"
+        return draft
+
     def _page_failed(self, draft: Draft, exc: FetchError, poll: Poll) -> Draft | None:
         if isinstance(exc, HostBackoff):
             poll.result.pages += exc.requested
             poll.defer()
             log.info("pipeline: %s: %s; left for a later run", draft.feed, exc)
             return None
-        poll.result.pages += 1
+        if exc.kind != ROBOTS_DISALLOWED:  # a page its robots.txt disallows was not asked for
+            poll.result.pages += 1
         if isinstance(exc, PermanentFetchError):
             return self._fallback(draft, exc.kind, poll, str(exc))
         return self._transient(draft, exc, poll)
@@ -147,6 +184,12 @@ class EntryWork:
         log.info("pipeline: %s: %s failed (%s); will retry on a later poll",
                  draft.feed, draft.url, exc)
         return None
+
+
+def page_access(feed: Feed, url: str) -> Access | None:
+    """The feed's request settings for one of its pages: only on the feed's own site (the
+    same host, ignoring a leading ``www.`` and the port, as cookies do)."""
+    return feed.access if site_of(url) == site_of(feed.url) else None
 
 
 def _drafts_by_id(poll: Poll) -> dict[str, Draft]:

@@ -132,7 +132,8 @@ class Pipeline:
         try:
             fetched = await self.http.fetch_feed(
                 poll.feed.url, etag=None if unconditional else state.etag,
-                last_modified=None if unconditional else state.last_modified)
+                last_modified=None if unconditional else state.last_modified,
+                access=poll.feed.access)
         except NotModified:
             result.outcome = "not_modified"
             return
@@ -187,6 +188,8 @@ class Pipeline:
         """Work the new entries; write what is ready in batches as pages complete."""
         self._marks.settle()  # a StateError here fails the poll: nothing is claimed
         drafts = self._entries.claim_new(poll)
+        if drafts:  # the feed's own texts (rights) count when the poll works on something
+            poll.result.repaired["feed"] += poll.parsed.repaired
         tasks = [asyncio.ensure_future(self._entries.fetch_and_extract(d, poll)) for d in drafts]
         try:
             ready: list[Draft] = []
@@ -194,6 +197,8 @@ class Pipeline:
                 draft = await next_done
                 if draft is not None:
                     ready.append(draft)
+                    poll.result.repaired["feed"] += draft.entry.repaired
+                    poll.result.repaired["page"] += draft.article.repaired if draft.article else 0
                 if len(ready) >= WRITE_BATCH:
                     await self._batches.write(poll, ready)
                     ready = []
