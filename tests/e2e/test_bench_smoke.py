@@ -1,25 +1,98 @@
-"""The benches run end to end in their smoke forms (no timing assertions: CI machines vary)."""
+"""The benches run end to end in their smoke forms (no timing assertions: CI machines vary).
+
+The selected benches start together when this module starts and run side by side (the
+replicas bench spends most of its time waiting on its scenario's clock, the others on the
+CPU); each test collects its own."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from helpers.cli import REPO
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = pytest.mark.timeout(150)
 
 
-def test_speed_bench_quick(corpus, tmp_path):
-    figures = tmp_path / "speed.json"
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.speed", "--quick", "--corpus", str(corpus),
-         "--json", str(figures)],
-        cwd=REPO, capture_output=True, text=True, timeout=110)
+@pytest.fixture(scope="module")
+def benches(request, tmp_path_factory):
+    """{test name: (the bench's process, its folder)} for the selected tests, started
+    at once; each test waits for its own. A test that needs a fixture (the corpus, the
+    PostgreSQL server) is given it here, so its skip applies as it would in the test."""
+    wanted = {item.originalname for item in request.session.items if item.module is request.module}
+    with contextlib.ExitStack() as stack:
+        started = {}
+        for name, command in COMMANDS.items():
+            if name not in wanted:
+                continue
+            args, env = command(request)
+            if args is None:
+                continue
+            folder = tmp_path_factory.mktemp(name)
+            # Files, not pipes: a bench nobody reads yet must not block on a full pipe.
+            with (folder / "stdout").open("w") as out, (folder / "stderr").open("w") as err:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", *args, "--json", str(folder / "figures.json")],
+                    cwd=REPO, env=env, stdout=out, stderr=err)
+            stack.callback(_stop, proc)
+            started[name] = (proc, folder)
+        yield started
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+
+
+def _optional(request, fixture: str):
+    """The fixture's value, or None when it skips or fails (its test then asks for it and
+    skips or fails the same way)."""
+    try:
+        return request.getfixturevalue(fixture)
+    except (pytest.skip.Exception, pytest.fail.Exception):
+        return None
+
+
+def _speed(request):
+    corpus = _optional(request, "corpus")
+    return (None if corpus is None else
+            ["bench.speed", "--quick", "--corpus", str(corpus)]), None
+
+
+def _dedup(request):
+    corpus = _optional(request, "corpus")
+    return (None if corpus is None else
+            ["bench.dedup", "--quick", "--corpus", str(corpus)]), None
+
+
+def _replicas(request):
+    postgres = _optional(request, "postgres")
+    env = None if postgres is None else {**os.environ, "TEST_POSTGRES_URL": postgres.url}
+    return (None if postgres is None else ["bench.replicas", "--quick"]), env  # the session's server
+
+
+COMMANDS = {"test_speed_bench_quick": _speed, "test_dedup_bench_quick": _dedup,
+            "test_replicas_bench_quick": _replicas}
+
+
+def finished(benches, name: str) -> tuple[subprocess.CompletedProcess, Path]:
+    """The bench's outcome once it has ended, and its JSON figures' path."""
+    proc, folder = benches[name]
+    proc.wait(timeout=140)
+    out, err = ((folder / stream).read_text() for stream in ("stdout", "stderr"))
+    return (subprocess.CompletedProcess(proc.args, proc.returncode, out, err),
+            folder / "figures.json")
+
+
+def test_speed_bench_quick(corpus, benches):
+    proc, figures = finished(benches, "test_speed_bench_quick")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "| measure | value | target | verdict |" in proc.stdout
     for row in ("ingest fetch, fresh state: wall", "floor = extraction CPU", "ingest ÷ floor",
@@ -30,12 +103,8 @@ def test_speed_bench_quick(corpus, tmp_path):
     assert got["repoll_page_requests"] == 0  # nothing changed: no page is fetched again
 
 
-def test_dedup_bench_quick(corpus, tmp_path):
-    figures = tmp_path / "dedup.json"
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.dedup", "--quick", "--corpus", str(corpus),
-         "--json", str(figures)],
-        cwd=REPO, capture_output=True, text=True, timeout=110)
+def test_dedup_bench_quick(corpus, benches):
+    proc, figures = finished(benches, "test_dedup_bench_quick")
     assert proc.returncode == 0, proc.stderr[-3000:]
     got = json.loads(figures.read_text())
     for key in ("threshold", "precision", "recall_low", "suggested_threshold", "fingerprint_us"):
@@ -44,12 +113,8 @@ def test_dedup_bench_quick(corpus, tmp_path):
     assert 0 < got["precision"] <= 1 and 0 < got["recall_low"] <= 1
 
 
-def test_replicas_bench_quick(postgres, tmp_path):
-    figures = tmp_path / "replicas.json"
-    env = {**os.environ, "TEST_POSTGRES_URL": postgres.url}  # the session's server, not another
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.replicas", "--quick", "--json", str(figures)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=110)
+def test_replicas_bench_quick(postgres, benches):
+    proc, figures = finished(benches, "test_replicas_bench_quick")
     assert proc.returncode == 0, proc.stderr[-3000:]
     for heading in ("### Records", "### Failover", "### Politeness", "### Share of the polls",
                     "### Database CPU", "### Round trips", "statements of the turn"):
