@@ -5,15 +5,11 @@ from __future__ import annotations
 import re
 from email.utils import parsedate_to_datetime
 
+from ingest.extract.langid import decide_language
 from ingest.models import Cleaned, Feed, ParsedFeed, Record
 from ingest.redact import record_url
 
 _MAX_AGE = re.compile(r"max-age\s*=\s*(\d+)", re.IGNORECASE)
-_MAX_TAG = 35  # characters: the longest language tag worth reading
-_TAG = re.compile(r"[a-z]{2,3}+(?:-[a-z0-9]{1,8}+)*+")
-# Codes that name the language the detector calls otherwise: Bokmål and Nynorsk are
-# Norwegian ("no"), and the old codes of Hebrew, Indonesian and Yiddish.
-_SAME_LANGUAGE = {"nb": "no", "nn": "no", "iw": "he", "in": "id", "ji": "yi"}
 
 
 def build_record(feed: Feed, parsed: ParsedFeed, draft, cleaned: Cleaned,
@@ -49,38 +45,6 @@ def build_record(feed: Feed, parsed: ParsedFeed, draft, cleaned: Cleaned,
         rights=cleaned.rights,
         final_url=draft.final_url,
     )
-
-
-def decide_language(detected: str | None, *, page: str | None, feed: str | None
-                    ) -> tuple[str | None, str | None]:
-    """The record's language and where it came from: the text's (``detected``, which the
-    extractor gives only for a text long enough to tell, or when nothing is declared),
-    else the page's declaration, else the feed's; (None, None) when none is known.
-
-    The text's language keeps the region of a declaration it agrees with ("pt-BR" for a
-    Portuguese text); a declaration that is not a language tag counts as none.
-    """
-    declared = [(tag, where) for tag, where in ((language_tag(page), "page"),
-                                                 (language_tag(feed), "feed")) if tag]
-    if detected:
-        same = (tag for tag, _ in declared if _primary(tag) == _primary(detected))
-        return next(same, detected.lower()), "text"
-    return declared[0] if declared else (None, None)
-
-
-def language_tag(value: str | None) -> str | None:
-    """A BCP 47 tag with its usual case ("pt-BR", "zh-Hant-TW", "en"), or None."""
-    tag = (value or "").strip()[:_MAX_TAG].replace("_", "-").lower()
-    if not _TAG.fullmatch(tag):
-        return None
-    primary, *rest = tag.split("-")
-    return "-".join([primary, *(s.upper() if len(s) == 2 else s.title() if len(s) == 4
-                                else s for s in rest)])
-
-
-def _primary(tag: str) -> str:
-    primary = tag.split("-", 1)[0].lower()
-    return _SAME_LANGUAGE.get(primary, primary)
 
 
 def cache_hints(headers: dict[str, str]) -> dict[str, float]:

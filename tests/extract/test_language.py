@@ -11,9 +11,8 @@ import pytest
 from helpers.cli import run_cli
 from helpers.faultserver import FaultServer
 from helpers.newssite import Item, read_records, rss, write_config
-from ingest.extract.langid import MIN_TEXT, detect_language
+from ingest.extract.langid import MIN_TEXT, decide_language, detect_language, language_tag
 from ingest.extract.page import extract_article
-from ingest.pipeline.records import decide_language, language_tag
 
 ENGLISH = ("The city council approved the new budget on Tuesday after a long debate about "
            "public transport, schools and the repair of the old bridge over the river. ")
