@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field, fields
 from typing import NamedTuple
 
@@ -19,6 +20,15 @@ class Access:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     proxy: str | None = field(default=None, repr=False)  # None: http.proxy
+
+    @property
+    def basic_credential(self) -> str | None:
+        """``user:password`` base64-encoded, as an ``Authorization: Basic`` header carries
+        it (and as a log would show it); None without a user name."""
+        if self.username is None:
+            return None
+        pair = f"{self.username}:{self.password or ''}".encode()
+        return base64.b64encode(pair).decode("ascii")
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,12 @@ No YAML here: ingest.config.model, which pure code imports, uses it.
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Iterable
 
-from ingest.config.proxy_url import MASK, masked_proxy, parse_proxy
+from ingest.config.proxy_url import masked_proxy, parse_proxy
 from ingest.models import Feed
+from ingest.redact import MASK
 
 # A header whose name says it carries a credential; its value is never shown.
 _SECRET_HEADER = re.compile(r"(?i)cookie|auth|token|key|secret|session|passw|signature|cred")
@@ -65,10 +65,7 @@ def access_secrets(feeds: Iterable[Feed], proxy: str | None) -> tuple[str, ...]:
         access = feed.access
         found += [value for _, value in access.cookies]
         found += [value for name, value in access.headers if _SECRET_HEADER.search(name)]
-        found += [access.password, _proxy_password(access.proxy)]
-        if access.username is not None:
-            pair = f"{access.username}:{access.password or ''}".encode()
-            found.append(base64.b64encode(pair).decode("ascii"))
+        found += [access.password, _proxy_password(access.proxy), access.basic_credential]
     return tuple(dict.fromkeys(secret for secret in found if secret))
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
+from ingest.redact import MASK
 from ingest.units import short_repr
+from ingest.urls import DEFAULT_PORTS as WEB_PORTS
 
-DEFAULT_PORTS = {"http": 80, "https": 443, "socks5": 1080, "socks5h": 1080}
-MASK = "***"
+DEFAULT_PORTS = {**WEB_PORTS, "socks5": 1080, "socks5h": 1080}
 _EXAMPLE = "write it like http://user:password@proxy.example:3128 (http, https or socks5)"
 
 

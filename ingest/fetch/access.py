@@ -13,7 +13,6 @@ origin.
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass, field
 
 import httpx
@@ -38,9 +37,8 @@ def plan_request(url: httpx.URL, access: Access | None) -> dict[str, RequestPlan
     headers = list(access.headers)
     if access.cookies:
         headers.append(("Cookie", "; ".join(f"{name}={value}" for name, value in access.cookies)))
-    if access.username is not None:
-        pair = f"{access.username}:{access.password or ''}".encode()
-        headers.append(("Authorization", f"Basic {base64.b64encode(pair).decode('ascii')}"))
+    if access.basic_credential is not None:
+        headers.append(("Authorization", f"Basic {access.basic_credential}"))
     if access.user_agent:
         headers.append(("User-Agent", access.user_agent))
     return {PLAN: RequestPlan(_origin(url), tuple(headers), access.proxy)}
