@@ -101,7 +101,6 @@ class Entry:
     tags: tuple[str, ...] = ()
     image: str | None = None
     repaired: int = 0  # texts (title, summary, content, authors) whose mojibake was repaired
-    language: str | None = None  # detected in its own text, when a record is made of that text
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import replace
 from functools import partial
 
 from ingest.config.model import Config
@@ -78,7 +77,7 @@ class EntryWork:
         has its language read in a worker, as a page's text has in the extraction."""
         done = await self._page_or_feed_text(draft, poll)
         if done is not None and done.body_source == "feed":
-            done.entry = replace(done.entry, language=await self._text_language(done))
+            done.text_language = await self._text_language(done)
         return done
 
     async def _text_language(self, draft: Draft) -> str | None:

@@ -34,6 +34,7 @@ class Draft:
     text: str = ""
     body_source: str = "page"
     feed_language: str | None = None  # the feed's <language>: detection is not needed
+    text_language: str | None = None  # detected in the feed's text, when that is the record's
 
 
 @dataclass

@@ -19,7 +19,7 @@ def build_record(feed: Feed, parsed: ParsedFeed, draft, cleaned: Cleaned,
     entry, article = draft.entry, draft.article
     on_page = article is not None and draft.body_source == "page"
     language, source = decide_language(
-        article.detected_language if article and on_page else entry.language,
+        article.detected_language if article and on_page else draft.text_language,
         page=article.language if article and on_page else None, feed=parsed.language)
     return Record(
         id=draft.id,
