@@ -7,7 +7,6 @@ from its URL, made unique with -2, -3...
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -37,10 +36,9 @@ class _FeedDraft:
     raws: dict[str, RawSetting]
 
 
-def load_feeds(top: dict, label: str, env: Mapping[str, str] | None = None) -> tuple[Feed, ...]:
+def load_feeds(top: dict, label: str, env: Mapping[str, str]) -> tuple[Feed, ...]:
     """The checked feeds of the loaded top-level mapping ``top``; ``${NAME}`` references
-    taken from ``env`` (the process's environment unless given)."""
-    env = os.environ if env is None else env
+    taken from ``env`` (the variables the whole config is loaded with)."""
     if "feeds" not in top:
         raise ConfigError(f"{label}:1: feeds: missing; add a list of feeds such as "
                           "'feeds: [{url: https://example.com/rss.xml}]'")
