@@ -18,10 +18,9 @@ from ingest.cli import commands
 from ingest.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from ingest.cli.migrate import cmd_migrate_state
 from ingest.config.load import load_config
-from ingest.config.masking import access_secrets
-from ingest.config.model import Config
+from ingest.config.model import Config, log_secrets
 from ingest.errors import ConfigError, IngestError
-from ingest.redact import Redactor, conninfo_secrets
+from ingest.redact import Redactor
 from ingest.units import parse_duration
 
 
@@ -62,9 +61,7 @@ def _redact_config_secrets(cfg: Config) -> Redactor:
     secrets or the ops server's token."""
     from ingest.logs import redact_secrets
 
-    redact = Redactor((f.url for f in cfg.feeds),
-                      secrets=(cfg.server.token, *conninfo_secrets(cfg.state.url or ""),
-                               *access_secrets(cfg.feeds, cfg.http.proxy)))
+    redact = Redactor((f.url for f in cfg.feeds), secrets=log_secrets(cfg))
     redact_secrets(redact)
     sys.excepthook = lambda kind, exc, tb: sys.stderr.write(  # a bug's traceback too
         redact("".join(traceback.format_exception(kind, exc, tb))))

@@ -6,16 +6,16 @@ loader (ingest.config.load), which reads config.yaml and INGEST_* variables into
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
 from ingest import USER_AGENT
-from ingest.config.masking import mask_secrets
+from ingest.config.masking import access_secrets, mask_secrets
 from ingest.config.replica import host_replica
 from ingest.models import Feed
-from ingest.redact import mask_conninfo
+from ingest.redact import conninfo_secrets, mask_conninfo
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,14 @@ def effective_config(cfg: Config) -> dict:
     if cfg.state.url is not None:
         plain["state"]["url"] = mask_conninfo(cfg.state.url)
     return plain
+
+
+def log_secrets(cfg: Config, feeds: Iterable[Feed] | None = None) -> tuple[str | None, ...]:
+    """What a log filter must never show of ``cfg``: the ops server's token, the passwords
+    of ``state.url``, and the secrets of ``feeds``' request settings (the config's own
+    feeds unless given) and of ``http.proxy``."""
+    return (cfg.server.token, *conninfo_secrets(cfg.state.url or ""),
+            *access_secrets(cfg.feeds if feeds is None else feeds, cfg.http.proxy))
 
 
 def _plain(value: Any) -> Any:

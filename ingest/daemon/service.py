@@ -26,8 +26,7 @@ from typing import NoReturn
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from ingest.config.masking import access_secrets
-from ingest.config.model import Config
+from ingest.config.model import Config, log_secrets
 from ingest.daemon import schedule
 from ingest.daemon.clock_step import ClockStepWatch
 from ingest.daemon.endpoints import ops_routes, readiness
@@ -42,7 +41,7 @@ from ingest.logs import redact_secrets
 from ingest.models import Feed, FeedState
 from ingest.pipeline.orchestrator import Pipeline
 from ingest.pipeline.outcomes import PollResult
-from ingest.redact import Redactor, conninfo_secrets
+from ingest.redact import Redactor
 
 log = logging.getLogger("ingest.daemon")
 DISPATCH_EVERY, CHECK_EVERY, COMPACT_EVERY = 1.0, 30.0, 86400.0
@@ -233,9 +232,8 @@ class Daemon:
             return False
         # feeds added by the reload are kept out of the log lines too (and removed ones,
         # whose last polls may still be running)
-        redact_secrets(Redactor([*old, *self._feeds], secrets=(
-            self.cfg.server.token, *conninfo_secrets(self.cfg.state.url or ""),
-            *access_secrets(new.feeds, self.cfg.http.proxy))))
+        redact_secrets(Redactor([*old, *self._feeds],
+                                secrets=log_secrets(self.cfg, [*old.values(), *new.feeds])))
         for name in {f.name for f in old.values()} - {f.name for f in new.feeds}:
             self.metrics.forget(name)
         log_reload(new, self.cfg, old.keys(), self._feeds.keys())
