@@ -41,6 +41,8 @@ class Feed:
     tags: tuple[str, ...] = ()
     access: Access = Access()
     fetch_pages: bool = True  # False: the feed's own text, its pages never requested
+    type: str = "feed"  # "feed" (RSS, Atom, JSON Feed; a sitemap answer is detected) | "sitemap"
+    feed_content: str | None = None  # "auto" | "never" | "always"; None: extract.feed_content
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ class Entry:
     tags: tuple[str, ...] = ()
     image: str | None = None
     repaired: int = 0  # texts (title, summary, content, authors) whose mojibake was repaired
+    language: str | None = None  # the source's own tag for this item (a news sitemap's)
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,24 @@ class ParsedFeed:
     update_period: float | None = None  # seconds, from sy:updatePeriod/Frequency
     warning: str | None = None  # recoverable parse problem (bozo with entries)
     repaired: int = 0  # feed-level texts (title, rights) whose mojibake was repaired
+    hub: str | None = None  # a WebSub hub the feed names (<link rel="hub">)
+    topic: str | None = None  # its own URL as the feed names it (<link rel="self">)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A WebSub subscription of one feed (`ingest.websub`), as the store keeps it. The
+    secret signs the hub's deliveries, so it is never in the repr."""
+
+    callback_id: str  # the random last segment of the callback URL: names the subscription
+    feed_url: str  # the configured feed it delivers for
+    topic: str  # the URL subscribed to (the feed's rel="self", else its URL)
+    hub: str
+    secret: str = field(repr=False)
+    state: str = "pending"  # "pending" (asked) | "active" (verified) | "unsubscribing"
+    lease_seconds: float | None = None  # as the hub granted it in its verification
+    expires_at: float | None = None  # wall clock: the lease ends; renewed before
+    requested_at: float = 0.0  # wall clock: last subscription request sent
 
 
 @dataclass(frozen=True)

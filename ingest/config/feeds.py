@@ -51,7 +51,8 @@ def load_feeds(top: dict, label: str, env: Mapping[str, str]) -> tuple[Feed, ...
     _check_unique(drafts, "name", str.casefold, "is already the name of")
     names = _feed_names(drafts)
     return tuple(Feed(name, d.values["url"], d.values.get("interval"), d.values.get("tags", ()),
-                      _access(d), d.values.get("fetch_pages", True))
+                      _access(d), d.values.get("fetch_pages", True),
+                      d.values.get("type", "feed"), d.values.get("feed_content"))
                  for name, d in zip(names, drafts, strict=True))
 
 

@@ -41,7 +41,9 @@ from ingest.config.model import (
     OutputConfig,
     ScheduleConfig,
     ServerConfig,
+    SitemapConfig,
     StateConfig,
+    WebSubConfig,
 )
 from ingest.config.schema import SECTION_FIELDS
 from ingest.config.source import (
@@ -60,7 +62,8 @@ from ingest.units import format_duration
 _SECTION_TYPES: dict[str, type] = {
     "output": OutputConfig, "state": StateConfig, "http": HttpConfig,
     "extract": ExtractConfig, "footers": FootersConfig, "schedule": ScheduleConfig,
-    "server": ServerConfig, "dedup": DedupConfig,
+    "server": ServerConfig, "dedup": DedupConfig, "sitemap": SitemapConfig,
+    "websub": WebSubConfig,
 }
 
 

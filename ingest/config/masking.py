@@ -18,6 +18,9 @@ from ingest.redact import MASK
 _SECRET_HEADER = re.compile(r"(?i)cookie|auth|token|key|secret|session|passw|signature|cred")
 
 
+_FEED_DEFAULTS = (("fetch_pages", True), ("type", "feed"), ("feed_content", None))
+
+
 def mask_secrets(plain: dict) -> dict:
     """The effective settings (`ingest.config.model.effective_config`), secrets as ``***``."""
     http = plain.get("http", {})
@@ -27,8 +30,9 @@ def mask_secrets(plain: dict) -> dict:
         access = feed.pop("access", None)
         if isinstance(access, dict):
             feed.update(masked_access(access))
-        if feed.get("fetch_pages", False):  # the default: left out, as the file leaves it
-            del feed["fetch_pages"]
+        for key, default in _FEED_DEFAULTS:  # left out, as the file leaves them
+            if key in feed and feed[key] == default:
+                del feed[key]
     return plain
 
 

@@ -63,6 +63,9 @@ class ExtractConfig:
     workers: int = 0  # 0 = one per CPU
     timeout: float = 30.0  # seconds a worker job (parse a feed, extract a page) may take
     min_feed_text: int = 200  # characters of feed content that may stand in for a page
+    # "auto": a feed's own content when it is the whole article (ingest.pipeline.feed_content),
+    # "never": always the page, "always": the feed's content whenever it has some
+    feed_content: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,23 @@ class ServerConfig:
     host: str = "127.0.0.1"  # the container image sets 0.0.0.0
     port: int | None = 8080
     token: str | None = None  # bearer token required by /status and /metrics when set
+    # how a WebSub hub reaches this server (http(s)://host[:port][/prefix]); None: no WebSub
+    public_url: str | None = None
+
+
+@dataclass(frozen=True)
+class SitemapConfig:
+    window: float = 2 * 86400.0  # seconds: only URLs published or modified this recently
+    max_depth: int = 2  # sitemap index levels followed below the configured URL
+    max_sitemaps: int = 50  # sitemap files fetched per poll, the configured one included
+    max_urls: int = 50_000  # <url> entries read per sitemap file (the protocol's own limit)
+    max_bytes: int = 50_000_000  # per sitemap file after gunzip (the protocol's own limit)
+
+
+@dataclass(frozen=True)
+class WebSubConfig:
+    lease: float = 7 * 86400.0  # seconds of subscription asked of a hub (it may grant other)
+    max_delivery_bytes: int = 10_000_000  # a pushed body larger than this is refused (413)
 
 
 @dataclass(frozen=True)
@@ -111,6 +131,8 @@ class Config:
     schedule: ScheduleConfig = ScheduleConfig()
     server: ServerConfig = ServerConfig()
     dedup: DedupConfig = DedupConfig()
+    sitemap: SitemapConfig = SitemapConfig()
+    websub: WebSubConfig = WebSubConfig()
 
 
 def effective_config(cfg: Config) -> dict:

@@ -65,6 +65,7 @@ SECTION_FIELDS: dict[str, dict[str, Field]] = {
         "workers": Field(check.integer(0, 256)),
         "timeout": Field(check.duration(most="1h")),
         "min_feed_text": Field(check.integer(0, 1_000_000)),
+        "feed_content": Field(check.choice("auto", "never", "always"), "raw"),
     },
     "footers": {
         "learn": Field(check.boolean),
@@ -84,6 +85,7 @@ SECTION_FIELDS: dict[str, dict[str, Field]] = {
         "host": Field(check.text, "raw"),
         "port": Field(check.port),
         "token": Field(check.optional(check.text), "raw"),
+        "public_url": Field(check.optional(check.http_url), "raw"),
     },
     "dedup": {
         "enabled": Field(check.boolean),
@@ -91,6 +93,17 @@ SECTION_FIELDS: dict[str, dict[str, Field]] = {
         "window": Field(check.duration(most="3650d")),
         "min_words": Field(check.integer(1, 100_000)),
         "action": Field(check.choice("mark", "drop"), "raw"),
+    },
+    "sitemap": {
+        "window": Field(check.duration(most="3650d")),
+        "max_depth": Field(check.integer(0, 10)),
+        "max_sitemaps": Field(check.integer(1, 10_000)),
+        "max_urls": Field(check.integer(1, 1_000_000)),
+        "max_bytes": Field(check.size(most="1GiB")),
+    },
+    "websub": {
+        "lease": Field(check.duration(most="365d")),
+        "max_delivery_bytes": Field(check.size(most="1GiB")),
     },
 }
 
@@ -106,6 +119,8 @@ FEED_FIELDS: dict[str, Callable[[Any], Any]] = {
     "password": access.password,
     "proxy": access.proxy,
     "fetch_pages": check.boolean,
+    "type": check.choice("feed", "sitemap"),
+    "feed_content": check.choice("auto", "never", "always"),
 }
 # The feed keys whose text may hold ${ENV_VAR} references (secrets kept out of the file).
 FEED_EXPANDED = frozenset({"headers", "cookies", "user_agent", "username", "password", "proxy"})

@@ -143,7 +143,12 @@ class Pipeline:
         if body_hash == state.body_hash and not unconditional:
             result.outcome = "unchanged"
             return
-        poll.parsed = parsed = await self._parse(fetched, state, body_hash)
+        await self._take(poll, fetched, body_hash)
+
+    async def _take(self, poll: Poll, fetched: FetchResult, body_hash: str) -> None:
+        """Read the feed's new bytes and work its entries (a poll's, or a pushed delivery's)."""
+        state, result = poll.state, poll.result
+        poll.parsed = parsed = await self._read(poll, fetched, body_hash)
         if parsed.warning:
             log.warning("feeds: %s: kept %d entries despite errors (%s)",
                         poll.feed.name, len(parsed.entries), parsed.warning)
@@ -154,6 +159,10 @@ class Pipeline:
             state.etag, state.last_modified = fetched.etag, fetched.last_modified
             state.body_hash = body_hash
         result.outcome = "new" if result.written else "nothing_new"
+
+    async def _read(self, poll: Poll, fetched: FetchResult, body_hash: str) -> ParsedFeed:
+        """The entries of the fetched bytes: a feed's, or a sitemap's (and its children's)."""
+        return await self._parse(fetched, poll.state, body_hash)
 
     async def _parse(self, fetched: FetchResult, state: FeedState, body_hash: str) -> ParsedFeed:
         """The feed parsed in a worker. Bytes that failed (unusable, or past the deadline)

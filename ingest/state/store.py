@@ -1,5 +1,5 @@
 """The state store's interface: seen entries, feed validators and schedule, footer statistics,
-the near-duplicate index, host rests, robots.txt copies.
+the near-duplicate index, host rests, robots.txt copies, WebSub subscriptions.
 
 `Store` is the small interface the pipeline and the daemon use, as a Protocol: a backend
 conforms by having these methods, and is chosen once, in the shell (`ingest.state.open`).
@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
-from ingest.models import Checkpoint, FeedState, RobotsCopy, Story, StoryEntry
+from ingest.models import Checkpoint, FeedState, RobotsCopy, Story, StoryEntry, Subscription
 
 
 class Store(Protocol):
@@ -163,6 +163,28 @@ class Store(Protocol):
 
     def put_robots_file(self, copy: RobotsCopy) -> None:
         """Keep ``copy`` as its origin's, in place of the one before."""
+        ...
+
+    # -- WebSub subscriptions (ingest.websub), one per feed -------------------------------
+    def subscription(self, callback_id: str) -> Subscription | None:
+        """The subscription whose callback URL ends in ``callback_id``; None if none."""
+        ...
+
+    def feed_subscription(self, feed_url: str) -> Subscription | None:
+        """The subscription of the configured feed ``feed_url``; None if none."""
+        ...
+
+    def subscriptions(self) -> list[Subscription]:
+        """Every subscription, by feed URL."""
+        ...
+
+    def put_subscription(self, sub: Subscription) -> None:
+        """Keep ``sub`` as its feed's subscription, in place of any before (whatever its
+        callback id)."""
+        ...
+
+    def delete_subscription(self, callback_id: str) -> None:
+        """Forget a subscription (unsubscribed, or its feed left the config)."""
         ...
 
     # -- sink checkpoints -----------------------------------------------------

@@ -286,7 +286,8 @@ def test_effective_config_is_plain_data(tmp_path):
                                  "interval": 5400.0, "tags": ["world", "it"]}
     assert plain["footers"]["sites"] == {"ansa.it": ["^Riproduzione riservata", "© ANSA"]}
     assert plain["schedule"]["max_interval"] == 7200.0
-    assert plain["server"] == {"host": "127.0.0.1", "port": 9100, "token": None}
+    assert plain["server"] == {"host": "127.0.0.1", "port": 9100, "token": None,
+                               "public_url": None}
 
 
 FEED = "feeds:\n  - url: https://example.com/rss.xml\n"  # lines 1-2
