@@ -5,7 +5,9 @@ conditional requests still conditional).
 Every table is copied: seen marks, failure counts, feeds (their state as it is, with the
 validators and schedule; not their leases, which belonged to the process), footer
 counts, sink checkpoints, host rests, and the near-duplicate index (records and their
-band keys). Not the robots.txt copies: a cache of a day, which the replicas fetch again.
+band keys). Not the robots.txt copies: a cache of a day, which the replicas fetch again;
+nor the WebSub subscriptions: their callback URLs name the single process's ops server,
+and the replicas' next polls subscribe afresh.
 The SQLite file is read in one read transaction (a consistent snapshot, beside a lock
 holder); the database is migrated first, and the copy is one transaction: it
 lands whole or not at all. Each table is streamed with COPY into a temporary table,
@@ -32,7 +34,8 @@ from ingest.state.postgres_conn import connect, reason
 from ingest.state.postgres_schema import MIGRATION, migrate
 from ingest.state.sqlite_schema import connect_reader
 
-# (SQLite table, what is read from it, the temporary table it is copied into)
+# (SQLite table, what is read from it, the temporary table it is copied into); robots and
+# subscriptions are left behind on purpose (see the module docstring)
 _SOURCES = [
     ("seen", "SELECT key, status, seen_at FROM seen",
      "s_seen (key text, status text, seen_at float8)"),

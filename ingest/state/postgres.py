@@ -6,7 +6,8 @@ Opening it waits for the database (``connect_timeout``), migrates its schema
 that renews leases and brings the store back after the database went away
 (postgres_link). Every method is one statement in autocommit: one round trip, one
 transaction. The tables' methods are in postgres_seen, postgres_feeds, postgres_footers,
-postgres_stories, postgres_hosts and postgres_robots, which the read-only view shares.
+postgres_stories, postgres_hosts, postgres_robots and postgres_subscriptions, which the
+read-only view shares.
 
     PostgresStore(url, replica=...)           the writer: one per process
     PostgresStore.open_readonly(url)          `ingest status`, `footers`, `stories`: reads
@@ -26,9 +27,11 @@ from ingest.state.postgres_link import Link
 from ingest.state.postgres_robots import RobotsRows
 from ingest.state.postgres_seen import SeenMarks
 from ingest.state.postgres_stories import StoryRows
+from ingest.state.postgres_subscriptions import SubscriptionRows
 
 
-class PostgresStore(SeenMarks, FeedRows, FooterStats, StoryRows, HostRows, RobotsRows):
+class PostgresStore(SeenMarks, FeedRows, FooterStats, StoryRows, HostRows, RobotsRows,
+                    SubscriptionRows):
     """The shared store; one live process per ``replica`` name on a database."""
 
     lease_seconds = 10.0
@@ -56,7 +59,8 @@ class PostgresStore(SeenMarks, FeedRows, FooterStats, StoryRows, HostRows, Robot
         return f"PostgresStore({self.where}, replica={self.replica!r})"
 
 
-class ReadOnlyPostgresStore(SeenMarks, FeedRows, FooterStats, StoryRows, HostRows, RobotsRows):
+class ReadOnlyPostgresStore(SeenMarks, FeedRows, FooterStats, StoryRows, HostRows, RobotsRows,
+                            SubscriptionRows):
     """A read-only view: a database of another schema version, or none, is refused."""
 
     def __init__(self, url: str, *, clock=time.time) -> None:

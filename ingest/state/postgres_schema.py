@@ -98,7 +98,16 @@ CREATE TABLE robots (origin text PRIMARY KEY, kind text NOT NULL, body text NOT 
                      expires_at double precision NOT NULL);
 """
 
-MIGRATIONS: list[str] = [_TABLES + _TAKE_HOST_TURN, _ROBOTS]
+# WebSub subscriptions, one per configured feed (postgres_subscriptions)
+_SUBSCRIPTIONS = """
+CREATE TABLE subscriptions (feed_url text PRIMARY KEY, callback_id text NOT NULL UNIQUE,
+                            topic text NOT NULL, hub text NOT NULL, secret text NOT NULL,
+                            state text NOT NULL, lease_seconds double precision,
+                            expires_at double precision,
+                            requested_at double precision NOT NULL);
+"""
+
+MIGRATIONS: list[str] = [_TABLES + _TAKE_HOST_TURN, _ROBOTS, _SUBSCRIPTIONS]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

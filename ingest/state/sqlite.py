@@ -4,8 +4,8 @@ WAL, one writer process at a time, enforced with a lock file beside the store
 (``state.sqlite.lock``, holding the writer's pid). Every method is one transaction, a
 short one but for pruning the near-duplicate index (a pass over its band table). The
 file's tables, their version and migration are in sqlite_schema; the tables' methods in
-sqlite_seen, sqlite_feeds, sqlite_footers, sqlite_stories, sqlite_hosts and sqlite_robots,
-which the read-only view (readonly.py, for `ingest status`) shares.
+sqlite_seen, sqlite_feeds, sqlite_footers, sqlite_stories, sqlite_hosts, sqlite_robots and
+sqlite_subscriptions, which the read-only view (readonly.py, for `ingest status`) shares.
 
 One process per file makes one replica (``replica``, the host name unless given): its
 share of the due feeds is all of them, and every lease and claim is its own.
@@ -28,9 +28,11 @@ from ingest.state.sqlite_robots import RobotsRows
 from ingest.state.sqlite_schema import connect_writer
 from ingest.state.sqlite_seen import SeenMarks
 from ingest.state.sqlite_stories import StoryRows
+from ingest.state.sqlite_subscriptions import SubscriptionRows
 
 
-class SqliteStore(SeenMarks, FeedRows, FooterStats, StoryRows, HostRows, RobotsRows):
+class SqliteStore(SeenMarks, FeedRows, FooterStats, StoryRows, HostRows, RobotsRows,
+                  SubscriptionRows):
     """SQLite implementation; one process at a time holds ``<path>.lock``."""
 
     def __init__(self, path: Path, *, lock_timeout: float = 10.0, clock=time.time,

@@ -16,8 +16,9 @@ from ingest.errors import StateError
 # The PRAGMA user_version it writes; a store without one reads 0. Version 2 is the first
 # with the near-duplicate index (stories, story_bands; laid out in sqlite_stories), 3 the
 # first with host rests (hosts; sqlite_hosts), 4 the first with robots.txt copies
-# (robots; sqlite_robots).
-SCHEMA_VERSION = 4
+# (robots; sqlite_robots), 5 the first with WebSub subscriptions (subscriptions;
+# sqlite_subscriptions).
+SCHEMA_VERSION = 5
 _WAL_KEPT = 64 * 1024 * 1024  # bytes
 
 _SCHEMA = """
@@ -82,6 +83,17 @@ CREATE TABLE IF NOT EXISTS robots (
     fetched_at REAL NOT NULL,
     expires_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS subscriptions (
+    feed_url TEXT PRIMARY KEY,
+    callback_id TEXT NOT NULL UNIQUE,
+    topic TEXT NOT NULL,
+    hub TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    state TEXT NOT NULL,
+    lease_seconds REAL,
+    expires_at REAL,
+    requested_at REAL NOT NULL
+) WITHOUT ROWID;
 """
 
 

@@ -18,13 +18,13 @@ COPY = RobotsCopy("https://a.example", "rules", "User-agent: *\nDisallow: /x\n",
 
 
 def version_3_store(path):
-    """A store as version 3 left it: every table of today's but robots."""
+    """A store as version 3 left it: every table of today's but robots and subscriptions."""
     store = SqliteStore(path, clock=lambda: 1000.0)
     store.mark_seen({"k1": "written"})
     store.rest_host("a.example", 5000.0, "answered HTTP 429")
     store.close()
     db = sqlite3.connect(path)
-    db.executescript("DROP TABLE robots; PRAGMA user_version = 3;")
+    db.executescript("DROP TABLE robots; DROP TABLE subscriptions; PRAGMA user_version = 3;")
     db.close()
     return path
 
@@ -45,7 +45,7 @@ def test_a_version_3_store_is_migrated_in_place_and_keeps_what_it_held(tmp_path)
     finally:
         store.close()
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     db.close()
     reader = SqliteStore.open_readonly(path)
     try:
@@ -60,6 +60,7 @@ def test_a_version_1_postgres_database_gains_the_robots_table_and_keeps_what_it_
     store.close()
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute("DROP TABLE robots")
+        conn.execute("DROP TABLE subscriptions")
         conn.execute("UPDATE ingest_meta SET value = '1' WHERE name = 'schema_version'")
     store = PostgresStore(postgres_url, replica="r1")
     try:
@@ -71,4 +72,4 @@ def test_a_version_1_postgres_database_gains_the_robots_table_and_keeps_what_it_
         store.close()
     with psycopg.connect(postgres_url) as conn:
         row = conn.execute("SELECT value FROM ingest_meta WHERE name = 'schema_version'").fetchone()
-    assert row == (str(postgres_schema.SCHEMA_VERSION),) == ("2",)
+    assert row == (str(postgres_schema.SCHEMA_VERSION),) == ("3",)

@@ -149,8 +149,8 @@ def test_a_version_1_store_is_migrated_in_place_and_keeps_what_it_held(tmp_path)
     finally:
         s.close()
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
-    assert {"stories", "story_bands", "hosts", "robots"} <= {r[0] for r in db.execute(
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert {"stories", "story_bands", "hosts", "robots", "subscriptions"} <= {r[0] for r in db.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table'")}
     db.close()
 
@@ -160,7 +160,7 @@ def test_a_version_1_ingest_refuses_the_migrated_store(tmp_path, monkeypatch):
     SqliteStore(path).close()
     monkeypatch.setattr(sqlite_schema, "SCHEMA_VERSION", 1)  # what that version checks against
     for open_store in (SqliteStore, SqliteStore.open_readonly):
-        with pytest.raises(StateError, match=r"newer version of ingest \(store schema 4; this "
+        with pytest.raises(StateError, match=r"newer version of ingest \(store schema 5; this "
                                              r"one knows up to 1\)"):
             open_store(path)
 
@@ -183,7 +183,7 @@ def test_a_version_2_store_is_migrated_in_place_and_keeps_what_it_held(tmp_path)
     finally:
         s.close()
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     db.close()
     reader = SqliteStore.open_readonly(path)
     try:
@@ -196,7 +196,7 @@ def test_a_version_2_ingest_refuses_the_migrated_store(tmp_path, monkeypatch):
     path = version_2_store(tmp_path / "v2.sqlite")
     SqliteStore(path).close()
     monkeypatch.setattr(sqlite_schema, "SCHEMA_VERSION", 2)
-    with pytest.raises(StateError, match=r"store schema 4; this one knows up to 2"):
+    with pytest.raises(StateError, match=r"store schema 5; this one knows up to 2"):
         SqliteStore(path)
 
 

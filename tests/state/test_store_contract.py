@@ -14,7 +14,7 @@ from collections.abc import Callable
 import pytest
 
 from ingest.errors import StateError
-from ingest.models import Checkpoint, FeedState, RobotsCopy, Story, StoryEntry
+from ingest.models import Checkpoint, FeedState, RobotsCopy, Story, StoryEntry, Subscription
 from ingest.state.postgres import PostgresStore
 from ingest.state.sqlite import SqliteStore
 from ingest.state.store import Store
@@ -377,6 +377,39 @@ def test_robots_copies_round_trip_per_origin_and_the_last_put_wins(open_store, c
             "https://a.example", "unreachable", "", 1100.0, 1700.0)
         assert store.robots_file("http://a.example:8080") == RobotsCopy(
             "http://a.example:8080", "allow_all", "", 1000.0, 2000.0)
+    finally:
+        store.close()
+
+
+# -- WebSub subscriptions --------------------------------------------------------------------------
+def subscription(callback_id: str, feed_url: str = "https://a.example/feed", **changes) -> Subscription:
+    return Subscription(callback_id=callback_id, feed_url=feed_url, topic=feed_url + "?self",
+                        hub="https://hub.example/", secret="s3cr3t-" + callback_id, **changes)
+
+
+def test_subscriptions_round_trip_one_per_feed_by_callback_id_and_feed(open_store, clock) -> None:
+    active = subscription("cb-2", state="active", lease_seconds=86400.0, expires_at=87400.0,
+                          requested_at=1000.0)
+    store = open_store(clock)
+    try:
+        assert store.subscriptions() == [] and store.subscription("cb-1") is None
+        store.put_subscription(subscription("cb-1"))
+        store.put_subscription(subscription("cb-b", "https://b.example/feed"))
+        assert store.subscription("cb-1") == subscription("cb-1")
+        store.put_subscription(active)  # a renewal's fresh id takes the feed's old one's place
+        assert store.subscription("cb-1") is None
+        assert store.feed_subscription("https://a.example/feed") == active
+        assert store.feed_subscription("https://c.example/feed") is None
+    finally:
+        store.close()
+    store = open_store(clock)
+    try:
+        assert store.subscription("cb-2") == active and active.secret == "s3cr3t-cb-2"
+        assert store.subscriptions() == [active, subscription("cb-b", "https://b.example/feed")]
+        store.delete_subscription("cb-2")
+        store.delete_subscription("cb-unknown")  # nothing to forget: no error
+        assert [s.callback_id for s in store.subscriptions()] == ["cb-b"]
+        assert store.feed_subscription("https://a.example/feed") is None
     finally:
         store.close()
 
