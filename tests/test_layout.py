@@ -33,8 +33,10 @@ ALLOWED = {
     "state": set(),
     "sink": set(),
     "dedup": set(),
-    "pipeline": {"config", "fetch", "extract", "workers", "footers", "state", "sink", "dedup"},
-    "daemon": {"config", "state", "sink", "pipeline"},
+    "websub": set(),
+    "pipeline": {"config", "fetch", "extract", "workers", "footers", "state", "sink", "dedup",
+                 "websub"},
+    "daemon": {"config", "state", "sink", "pipeline", "websub"},
     "cli": {"config", "state", "sink", "footers", "pipeline", "daemon"},
 }
 ENTRY_POINT = "ingest.__main__"  # `python -m ingest`: imports the CLI, nothing imports it

@@ -29,6 +29,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ingest.config.env import apply_env_overrides, warn_unknown_env
 from ingest.config.feeds import load_feeds
@@ -56,6 +57,7 @@ from ingest.config.source import (
     reject_unknown_keys,
     resolve_path,
 )
+from ingest.redact import redact_url
 from ingest.units import format_duration
 
 # The dataclass each section of SECTION_FIELDS is built into.
@@ -95,6 +97,7 @@ def _config(top: dict, label: str, file: Path, env: Mapping[str, str]) -> Config
     sections = {name: _build_section(name, raws[name], file.parent) for name in SECTION_FIELDS}
     _check_schedule(sections["schedule"], raws["schedule"])
     _check_sink(sections["output"], sections["state"], raws["output"])
+    _check_public_url(sections["server"], raws["server"])
     return Config(path=file, feeds=feeds, **sections)
 
 
@@ -126,6 +129,27 @@ def _check_sink(output: OutputConfig, state: StateConfig, raws: dict[str, RawSet
         raise config_error(raw.where, raw.line, "output.sink",
                            "postgres writes into the database of state.url, which is not set; "
                            "set state.url (or INGEST_STATE_URL), or use sink: files")
+
+
+def _check_public_url(server: ServerConfig, raws: dict[str, RawSetting]) -> None:
+    """WebSub hubs call back the ops server at server.public_url: it needs the server, and
+    a plain URL the callback paths are appended to."""
+    url = server.public_url
+    if url is None:
+        return
+    parts = urlsplit(url)
+    if "?" in url or "#" in url:
+        problem = "has a query or fragment; give the server's base URL only"
+    elif "@" in parts.netloc:
+        problem = "has a user or password; hubs call back without credentials"
+    elif not server.port:
+        problem = ("needs the ops server, which is off (server.port is 0 or null); set "
+                   "server.port")
+    else:
+        return
+    raw = raws["public_url"]
+    raise config_error(raw.where, raw.line, "server.public_url",
+                       f"{redact_url(url)} {problem}")
 
 
 def _check_schedule(schedule: ScheduleConfig, raws: dict[str, RawSetting]) -> None:

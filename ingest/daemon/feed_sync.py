@@ -23,7 +23,8 @@ from ingest.state.store import Store
 from ingest.units import format_duration
 
 log = logging.getLogger("ingest.daemon")
-FIXED_AT_START = ("output", "state", "http", "extract", "footers", "server")
+FIXED_AT_START = ("output", "state", "http", "extract", "footers", "server", "sitemap",
+                  "websub")
 
 
 def sync_schedule(store: Store, feeds: Iterable[Feed], sched: ScheduleConfig, now: float,

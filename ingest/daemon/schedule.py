@@ -6,7 +6,8 @@ only applies what these functions decide. After a poll, the next interval is:
     failed        base x 2^(failures-1), at least Retry-After; max_interval once failing
     new items     previous / (1 + new/4)        more new items -> sooner
     nothing new   previous x 1.25               304, same bytes, or only seen entries
-    then          raised to the feed's hints (<ttl>, sy:updatePeriod, max-age/Expires)
+    then          raised to the feed's hints (<ttl>, sy:updatePeriod, max-age/Expires;
+                  max_interval for a feed a WebSub hub pushes)
                   and clamped to [min_interval, max_interval]: the clamp wins over hints
 
 plus +-10 % jitter (never earlier than a Retry-After). Feeds without a schedule
@@ -29,7 +30,7 @@ JITTER = 0.10  # +- fraction of every computed interval
 GROW, NEW_ITEMS_HALVING = 1.25, 4  # nothing new: x1.25; 4 new items: /2
 FIRST_POLLS_PER_SECOND = 4.0  # spread of first polls: 1,000 new feeds over 250 s
 REFRESH_EVERY = 86400.0  # one unconditional fetch a day per feed
-HINTS = ("ttl", "update_period", "max_age")
+HINTS = ("ttl", "update_period", "max_age", "websub")  # websub: a pushed feed's floor
 
 
 def clamp(seconds: float, sched: ScheduleConfig) -> float:
@@ -108,13 +109,17 @@ class Change:
 
 
 def plan_after_poll(state: FeedState, result: PollResult, base: float, sched: ScheduleConfig,
-                    now: float, rng: random.Random, *, unconditional: bool = False) -> Change:
-    """Set ``state``'s next poll from what the poll found (``state`` as the pipeline left it)."""
+                    now: float, rng: random.Random, *, unconditional: bool = False,
+                    pushed: bool = False) -> Change:
+    """Set ``state``'s next poll from what the poll found (``state`` as the pipeline left it).
+    ``pushed``: a WebSub hub pushes the feed, the poll is only its safety net, every
+    max_interval (a floor like the hints', never stored with them)."""
     was_failing = bool(state.extra.get("failing"))
     hints = merge_hints(state.extra.get("hints", {}), result)
     previous = state.interval or base
     if result.ok:
-        state.interval = ok_interval(previous, new_items(result), hints, sched)
+        floor = {**hints, "websub": sched.max_interval} if pushed else hints
+        state.interval = ok_interval(previous, new_items(result), floor, sched)
         wait = jittered(state.interval, sched, rng)
         if unconditional:
             state.last_unconditional_at = now

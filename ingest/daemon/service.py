@@ -7,7 +7,8 @@ each in a task), ``check_feeds`` (stale/failing gauges and log lines) and
 ``compact`` (daily: `ingest.daemon.housekeeping`). SIGHUP reloads feeds and schedule
 (`ingest.daemon.feed_sync`); SIGTERM/SIGINT stop dispatching, give running polls
 shutdown_grace, cancel the rest (their feeds become due again) and exit 0. The
-sink writes whole batches synchronously, so a cancelled poll never tears a line.
+sink writes whole batches synchronously, so a cancelled poll never tears a line. With
+``server.public_url``, WebSub hubs push feeds too (`ingest.daemon.websub_jobs`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from ingest.daemon.http_server import OpsServer
 from ingest.daemon.metrics import Metrics, log_newly_stale, log_poll, survey
 from ingest.daemon.running_polls import RunningPolls
 from ingest.daemon.store_outage import StoreOutage
+from ingest.daemon.websub_jobs import WebSubJobs
 from ingest.errors import IngestError
 from ingest.logs import redact_secrets
 from ingest.models import Feed, FeedState
@@ -91,6 +93,8 @@ class Daemon:
         self._clock_step = ClockStepWatch(self.store, clock, monotonic)
         self._outage = StoreOutage()
         self._handed_back: dict[str, float | None] = {}  # feed URL -> when due; lease to end
+        self._websub = WebSubJobs.when_on(cfg, pipeline, self.metrics, lambda: self._feeds,
+                                          clock=clock)
 
     async def run(self) -> int:
         """Run until SIGTERM/SIGINT; SIGHUP reloads the config."""
@@ -110,15 +114,20 @@ class Daemon:
     async def start(self) -> None:
         self.pipeline.recover()
         self.sync_feeds()
+        if self._websub is not None:
+            self._websub.start()
         if self.cfg.server.port:
             self.server = OpsServer(self.cfg.server.host, self.cfg.server.port, ops_routes(
                 alive=self.alive, ready=lambda: readiness(self.store, self.cfg.output.dir),
-                metrics=self.metrics, status=self.status), token=self.cfg.server.token)
+                metrics=self.metrics, status=self.status), token=self.cfg.server.token,
+                **(self._websub.server_options() if self._websub else {}))
             await self.server.start()
         now = datetime.now(UTC)
-        for func, every, first in ((self.dispatch, DISPATCH_EVERY, now),
-                                   (self.check_feeds, CHECK_EVERY, now),
-                                   (self.compact, COMPACT_EVERY, now + timedelta(minutes=5))):
+        jobs = [(self.dispatch, DISPATCH_EVERY, now), (self.check_feeds, CHECK_EVERY, now),
+                (self.compact, COMPACT_EVERY, now + timedelta(minutes=5))]
+        if self._websub is not None:  # renewals are read from memory: a cheap check
+            jobs.append((self._websub.renew_due, DISPATCH_EVERY, now))
+        for func, every, first in jobs:
             self._scheduler.add_job(_in_loop(func), "interval", seconds=every, id=func.__name__,
                                     max_instances=1, coalesce=True, next_run_time=first)
         self._scheduler.start()
@@ -131,7 +140,9 @@ class Daemon:
         self._stopping = True
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
-        await self._polls.finish(self.cfg.schedule.shutdown_grace)
+        grace = self.cfg.schedule.shutdown_grace
+        await asyncio.gather(self._polls.finish(grace),
+                             *([self._websub.finish(grace)] if self._websub else []))
         if self.server is not None:
             await self.server.close()
         log.info("daemon: stopped")
@@ -183,6 +194,8 @@ class Daemon:
             return
         if not result.saved:
             self._hand_back(url, later)
+        if self._websub is not None:
+            self._websub.after_poll(feed, result)
         self.metrics.observe(result, state)
         for change in changes:
             if change.became_failing or change.recovered:
@@ -209,7 +222,8 @@ class Daemon:
         """The next poll, set on the state the pipeline is about to store."""
         changes.append(schedule.plan_after_poll(
             state, result, schedule.base_interval(feed, self.cfg.schedule), self.cfg.schedule,
-            self._clock(), self._rng, unconditional=unconditional))
+            self._clock(), self._rng, unconditional=unconditional,
+            pushed=self._websub is not None and self._websub.pushed(feed.url)))
         if feed.url not in self._feeds:  # removed by a reload while it ran
             state.next_poll_at = None
 
@@ -236,13 +250,16 @@ class Daemon:
                                 secrets=log_secrets(self.cfg, [*old.values(), *new.feeds])))
         for name in {f.name for f in old.values()} - {f.name for f in new.feeds}:
             self.metrics.forget(name)
+        if self._websub is not None:
+            self._websub.removed(old.keys() - self._feeds.keys())
         log_reload(new, self.cfg, old.keys(), self._feeds.keys())
         return True
 
     # -- housekeeping and operations ------------------------------------------------
     def status(self) -> list[dict]:
         return survey(list(self._feeds.values()), self.store, self.cfg.schedule, self._clock(),
-                      token=self.cfg.server.token)
+                      token=self.cfg.server.token,
+                      websub=self._websub.status() if self._websub else None)
 
     def check_feeds(self) -> None:
         """Gauges from a survey of every feed; one log line when a feed turns stale."""

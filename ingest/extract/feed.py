@@ -77,6 +77,8 @@ def parse_feed(content: bytes, *, url: str, content_type: str = "") -> ParsedFee
         warning="; ".join(filter(None, (problem if entries else None, dropped,
                                         *unreadable))) or None,
         repaired=fix.count - entry_repairs,
+        hub=_feed_link(meta, "hub"),
+        topic=_feed_link(meta, "self"),
     )
 
 
@@ -169,6 +171,15 @@ def _link(raw) -> str | None:
             return link["href"].strip()
     link = raw.get("link")
     return link.strip() if link else None
+
+
+def _feed_link(meta, rel: str) -> str | None:
+    """The feed's first link of relation ``rel`` (WebSub: "hub", "self")."""
+    for link in meta.get("links", ()):
+        href = link.get("href")
+        if link.get("rel") == rel and isinstance(href, str) and href.strip():
+            return href.strip()
+    return None
 
 
 def _content(raw) -> str:
