@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import io
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, aclosing
 from typing import cast
 
@@ -100,14 +100,15 @@ class HttpClient:
 
     async def fetch_feed(self, url: str, *, etag: str | None = None,
                          last_modified: str | None = None,
-                         access: Access | None = None) -> FetchResult:
-        """GET a feed (conditionally when validators are given); 304 raises NotModified."""
+                         access: Access | None = None, cap: int | None = None) -> FetchResult:
+        """GET a feed (conditionally when validators are given); 304 raises NotModified.
+        ``cap``: the body's size limit in bytes, when not ``http.max_feed_bytes`` (a sitemap's)."""
         headers = {"Accept": FEED_ACCEPT}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        return await self._fetch(url, headers, cap=self._cfg.max_feed_bytes, page=False,
+        return await self._fetch(url, headers, cap=cap or self._cfg.max_feed_bytes, page=False,
                                  access=access)
 
     async def fetch_page(self, url: str, *, access: Access | None = None) -> FetchResult:
@@ -119,6 +120,23 @@ class HttpClient:
         headers = {"Accept": PAGE_ACCEPT}
         return await self._fetch(url, headers, cap=self._cfg.max_page_bytes, page=True,
                                  access=access)
+
+    async def post_form(self, url: str, fields: Mapping[str, str]) -> int:
+        """POST ``fields`` form-encoded to ``url`` (a WebSub hub) and give the answer's status.
+
+        The same guard, proxies and deadline as a GET; no redirect is followed (its status
+        is the answer) and no host turn is taken; the answer's body is drained within
+        DRAIN_LIMIT, never kept. Failures raise FetchError, as ``translate_error`` says."""
+        target = check_url(url)
+        try:
+            async with asyncio.timeout(self._cfg.timeout):
+                async with self._client.stream("POST", target, data=dict(fields),
+                                               follow_redirects=False) as response:
+                    await _drain(response)
+                    return response.status_code
+        except (httpx.HTTPError, httpx.InvalidURL, NetguardError, TimeoutError,
+                UnicodeError) as exc:
+            raise translate_error(url, exc, self._cfg) from exc
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -1,5 +1,5 @@
-"""What the worker processes run for the pipeline: parse a feed, the footer stage's per-text
-work, a clean text's fingerprint.
+"""What the worker processes run for the pipeline: parse a feed or a sitemap, the footer
+stage's per-text work, a clean text's fingerprint.
 
 Every function here takes untrusted text (a feed's bytes, an article's text) and runs in a
 worker under the pool's deadline, never in the event loop (`ingest.workers.pool`). Page
@@ -16,12 +16,21 @@ from ingest.models import Cleaned, ParsedFeed
 
 if TYPE_CHECKING:
     from ingest.dedup.fingerprint import Fingerprint
+    from ingest.extract.sitemap import Sitemap
 
 
 def parse_feed(content: bytes, url: str, content_type: str) -> ParsedFeed:
     from ingest.extract import feed as feeds
 
     return feeds.parse_feed(content, url=url, content_type=content_type)
+
+
+def parse_sitemap(content: bytes, url: str, since: float, max_urls: int,
+                  max_bytes: int) -> Sitemap:
+    from ingest.extract import sitemap
+
+    return sitemap.parse_sitemap(content, url=url, since=since, max_urls=max_urls,
+                                 max_bytes=max_bytes)
 
 
 def footer_keys(text: str) -> tuple[dict[str, str], frozenset[str]]:

@@ -20,7 +20,8 @@ def build_record(feed: Feed, parsed: ParsedFeed, draft, cleaned: Cleaned,
     on_page = article is not None and draft.body_source == "page"
     language, source = decide_language(
         article.detected_language if article and on_page else draft.text_language,
-        page=article.language if article and on_page else None, feed=parsed.language)
+        page=article.language if article and on_page else None,
+        feed=draft.feed_language or parsed.language)  # an item's own tag (a news sitemap's) first
     return Record(
         id=draft.id,
         url=draft.url,
