@@ -7,6 +7,8 @@ What becomes of one entry:
     seen before, or twice in the feed   counted, never fetched
     of a feed with fetch_pages: false   the feed's text (content, else summary), the page
                                           never asked for; none: skipped, "no_feed_text"
+    whole in the feed's content         the feed's content, the page never asked for, as
+                                          ``extract.feed_content`` says (`feed_content`)
     same story as another after the     a duplicate, marked seen
       page's redirects
     page refused for good (404, not     the feed's text when it has ``extract.min_feed_text``
@@ -33,6 +35,7 @@ from ingest.extract.page import extract_article
 from ingest.fetch.client import HttpClient
 from ingest.fetch.robots import ROBOTS_DISALLOWED
 from ingest.models import Access, Feed, FetchResult
+from ingest.pipeline import feed_content
 from ingest.pipeline.poll import Draft, Poll
 from ingest.state.store import Store
 from ingest.urls import article_key, key_id, normalize_url, site_of
@@ -94,6 +97,10 @@ class EntryWork:
         workers extract them would otherwise wait in memory (all of a run's, at worst)."""
         if not poll.feed.fetch_pages:
             return self._feed_text(draft, poll)
+        choice = feed_content.choose(feed_content.mode_of(poll.feed, self._cfg.extract),
+                                     draft.entry.content, poll.state)
+        if choice == feed_content.FEED:
+            return self._feed_content(draft, poll)
         async with self._page_slots:
             if draft.url is None:
                 return self._fallback(draft, "no_link", poll)
@@ -106,7 +113,17 @@ class EntryWork:
             poll.result.fetch_seconds.append(page.elapsed)
             if not self._claim_final_url(draft, page, poll):
                 return None
-            return await self._extract(draft, page, poll)
+            done = await self._extract(draft, page, poll)
+        if choice == feed_content.SAMPLE and done is not None and done.article is not None:
+            feed_content.judge(poll.state, done.entry.content, done.text,
+                               about=f"{done.feed}: {done.url}")
+        return done
+
+    def _feed_content(self, draft: Draft, poll: Poll) -> Draft:
+        """``extract.feed_content`` took the entry's content: no page request."""
+        poll.result.pages_saved += 1
+        draft.text, draft.body_source = draft.entry.content, "feed"
+        return draft
 
     def _feed_text(self, draft: Draft, poll: Poll) -> Draft | None:
         """``fetch_pages: false``: the entry's content, else its summary, however short
@@ -206,7 +223,7 @@ def _drafts_by_id(poll: Poll) -> dict[str, Draft]:
             continue
         url = key if not key.startswith("guid:") else None
         keyed[draft_id] = Draft(id=draft_id, url=url, entry=entry, feed=poll.feed.name,
-                                feed_language=poll.parsed.language)
+                                feed_language=entry.language or poll.parsed.language)
     return keyed
 
 
