@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,11 @@ import pytest
 
 from helpers.cli import REPO
 
-pytestmark = pytest.mark.timeout(150)
+# One worker runs the whole module (pytest-xdist, --dist loadgroup): the module fixture
+# starts the benches of all its selected tests, so a worker running only some of them
+# would start, and throw away, the others'. The group is shared with test_crash.py,
+# whose background processes would otherwise load the same CPUs at the same time.
+pytestmark = [pytest.mark.timeout(150), pytest.mark.xdist_group("background")]
 
 
 @pytest.fixture(scope="module")
@@ -39,15 +44,17 @@ def benches(request, tmp_path_factory):
             with (folder / "stdout").open("w") as out, (folder / "stderr").open("w") as err:
                 proc = subprocess.Popen(
                     [sys.executable, "-m", *args, "--json", str(folder / "figures.json")],
-                    cwd=REPO, env=env, stdout=out, stderr=err)
+                    cwd=REPO, env=env, stdout=out, stderr=err, start_new_session=True)
             stack.callback(_stop, proc)
             started[name] = (proc, folder)
         yield started
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.kill()
+    """The bench and whatever it started (its own session: replicas, servers), even the
+    processes it left behind after it ended."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
 
 
@@ -78,8 +85,12 @@ def _replicas(request):
     return (None if postgres is None else ["bench.replicas", "--quick"]), env  # the session's server
 
 
+def _websub(request):
+    return ["bench.websub_latency", "--quick"], None
+
+
 COMMANDS = {"test_speed_bench_quick": _speed, "test_dedup_bench_quick": _dedup,
-            "test_replicas_bench_quick": _replicas}
+            "test_replicas_bench_quick": _replicas, "test_websub_bench_quick": _websub}
 
 
 def finished(benches, name: str) -> tuple[subprocess.CompletedProcess, Path]:
@@ -128,3 +139,12 @@ def test_replicas_bench_quick(postgres, benches):
     assert phases["unchanged (304), one at a time"]["outcomes"] == {"not_modified": 3}
     assert phases["unchanged (304), one at a time"]["turns"] > 0  # the proxy saw the store's calls
     assert got["cost"]["daemon"]["turns"] > 0
+
+
+def test_websub_bench_quick(benches):
+    proc, figures = finished(benches, "test_websub_bench_quick")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "| hub POST → record on disk | 3 |" in proc.stdout
+    got = json.loads(figures.read_text())
+    assert got["pushes"] == 3 and got["exit"] == 0
+    assert got["accepted"] == 4  # the warm-up push and the three counted, each taken once
