@@ -10,6 +10,7 @@ counts one PollResult, `record` sets the feed gauges from a `survey` (also the
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -48,6 +49,9 @@ class Metrics:
         self.duplicates = Counter("ingest_duplicates", "Entries dropped as duplicates",
                                   registry=r)
         self.footers = Counter("ingest_footers_removed", "Footer lines removed", registry=r)
+        self.pages_saved = Counter("ingest_pages_saved", "Page requests saved: entries whose "
+                                   "feed text was the article (extract.feed_content)",
+                                   registry=r)
         self.repairs = Counter("ingest_text_repairs", "Texts whose mojibake was repaired, by "
                                "where they came from (feed or page)", ["where"], registry=r)
         for where in ("feed", "page"):  # both series from the start, at 0
@@ -73,15 +77,27 @@ class Metrics:
                              "Feeds flagged failing (failing_after failures in a row)",
                              registry=r)
         self.in_flight = Gauge("ingest_polls_in_flight", "Polls running now", registry=r)
+        self.deliveries = Counter("ingest_websub_deliveries", "WebSub deliveries by outcome "
+                                  "(accepted, rejected, unknown, too_large)", ["outcome"],
+                                  registry=r)
+        self.subscriptions = Gauge("ingest_websub_subscriptions", "WebSub subscriptions by "
+                                   "state (pending, active, unsubscribing)", ["state"],
+                                   registry=r)
 
     def observe(self, result: PollResult, state: FeedState) -> None:
         """Count one poll and update its feed's gauges."""
         self.polls.labels(result.outcome, result.error_kind or "").inc()
+        self.count_work(result)
+        self.feed(result.feed.name, state)
+
+    def count_work(self, result: PollResult) -> None:
+        """Count what a poll, or a pushed delivery (`ingest.websub`), wrote and measured."""
         self.written.inc(result.written)
         for reason, count in result.skipped.items():
             self.skipped.labels(reason).inc(count)
         self.duplicates.inc(result.duplicates)
         self.footers.inc(result.footers_removed)
+        self.pages_saved.inc(result.pages_saved)
         for where, count in result.repaired.items():
             self.repairs.labels(where).inc(count)
         self.near_duplicates.inc(result.near_duplicates)
@@ -91,7 +107,6 @@ class Metrics:
             self.extract.observe(seconds)
         for seconds in result.fetch_seconds:
             self.http.observe(seconds)
-        self.feed(result.feed.name, state)
 
     def feed(self, name: str, state: FeedState) -> None:
         if state.last_success_at is not None:
@@ -120,8 +135,9 @@ class Metrics:
 
 
 def survey(feeds: list[Feed], store: Store, sched: ScheduleConfig, now: float, *,
-           token: str | None = None) -> list[dict]:
-    """One row per configured feed: its schedule, health and counts (``/status``).
+           token: str | None = None, websub: Mapping[str, dict] | None = None) -> list[dict]:
+    """One row per configured feed: its schedule, health and counts (``/status``), and
+    with ``websub`` (feed URL: its subscription, when WebSub is on) whether it is pushed.
 
     URLs and errors show without secrets: whoever may read /status need not see them.
     """
@@ -132,14 +148,17 @@ def survey(feeds: list[Feed], store: Store, sched: ScheduleConfig, now: float, *
     for feed in feeds:
         health = feed_health(feed, states.get(feed.url), sched, now, redact)
         s = health.state
-        rows.append({
+        row: dict[str, object] = {
             "feed": feed.name, "url": health.url, "polled_by": leases.get(feed.url),
             "failing": health.failing, "stale": health.stale, "failures": s.failures,
             "last_error": health.last_error,
             "last_success_at": s.last_success_at, "last_new_at": s.last_new_at,
             "quiet_since": health.quiet_since,
             "next_poll_at": s.next_poll_at, "interval": s.interval,
-            "articles_written": s.articles_written})
+            "articles_written": s.articles_written}
+        if websub is not None:
+            row["websub"] = websub.get(feed.url)
+        rows.append(row)
     return rows
 
 

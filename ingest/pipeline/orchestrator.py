@@ -41,9 +41,11 @@ from ingest.pipeline.marks import MarkQueue
 from ingest.pipeline.outcomes import PollResult, RunStats
 from ingest.pipeline.poll import Draft, Poll
 from ingest.pipeline.records import cache_hints
+from ingest.pipeline.sitemaps import SitemapReader
 from ingest.sink.base import Sink
 from ingest.state.store import Store
 from ingest.urls import key_id, normalize_url
+from ingest.websub.discovery import feed_links
 from ingest.workers.pool import WorkerPool
 
 log = logging.getLogger("ingest.pipeline")
@@ -63,6 +65,7 @@ class Pipeline:
         self._on_event = on_event or no_events
         self._marks = MarkQueue(store)
         self._entries = EntryWork(cfg, store, http, workers)
+        self._sitemaps = SitemapReader(cfg.sitemap, http, workers, clock=clock)
         self._batches = BatchWriter(cfg.footers, cfg.dedup, store, sink, workers, self._marks,
                                     clock=clock,
                                     on_written=lambda count: self._on_event("article", count))
@@ -133,7 +136,7 @@ class Pipeline:
             fetched = await self.http.fetch_feed(
                 poll.feed.url, etag=None if unconditional else state.etag,
                 last_modified=None if unconditional else state.last_modified,
-                access=poll.feed.access)
+                access=poll.feed.access, cap=self._feed_cap(poll.feed))
         except NotModified:
             result.outcome = "not_modified"
             return
@@ -145,6 +148,12 @@ class Pipeline:
             return
         await self._take(poll, fetched, body_hash)
 
+    def _feed_cap(self, feed: Feed) -> int | None:
+        """A configured sitemap may be as large as the sitemap limit allows; None: a feed's."""
+        if feed.type != "sitemap":
+            return None
+        return max(self.cfg.sitemap.max_bytes, self.cfg.http.max_feed_bytes)
+
     async def _take(self, poll: Poll, fetched: FetchResult, body_hash: str) -> None:
         """Read the feed's new bytes and work its entries (a poll's, or a pushed delivery's)."""
         state, result = poll.state, poll.result
@@ -153,6 +162,7 @@ class Pipeline:
             log.warning("feeds: %s: kept %d entries despite errors (%s)",
                         poll.feed.name, len(parsed.entries), parsed.warning)
         result.hints.update(ttl=parsed.ttl, update_period=parsed.update_period)
+        result.hub, result.topic = feed_links(parsed, fetched.headers, fetched.final_url)
         result.entries = len(parsed.entries)
         await self._work_entries(poll)
         if not result.deferred:  # keep the validators only once every entry is settled
@@ -160,8 +170,38 @@ class Pipeline:
             state.body_hash = body_hash
         result.outcome = "new" if result.written else "nothing_new"
 
+    async def take_delivery(self, feed: Feed, content: bytes, content_type: str) -> PollResult:
+        """Work a feed document a WebSub hub pushed for ``feed`` as a poll's body (parse,
+        seen filter, pages, footers, write, mark); never raises for bad input. The feed's
+        HTTP validators and next poll stay as they were: the next poll still asks the
+        server for what changed since the last poll. A delivery of the same bytes as the
+        last one is not worked again."""
+        started = time.monotonic()
+        poll = Poll(feed, self.store.get_feed(feed.url))
+        state = poll.state
+        kept = state.etag, state.last_modified, state.body_hash, state.next_poll_at
+        body_hash = hashlib.sha256(content).hexdigest()
+        fetched = FetchResult(url=feed.url, final_url=feed.url, status=200,
+                              headers={"content-type": content_type}, content=content)
+        try:
+            if state.extra.get("delivery_hash") == body_hash:
+                poll.result.outcome = "unchanged"
+            else:
+                await self._take(poll, fetched, body_hash)
+                if not poll.result.deferred:
+                    state.extra["delivery_hash"] = body_hash
+        except IngestError as exc:
+            poll.fail(exc)
+        state.etag, state.last_modified, state.body_hash, state.next_poll_at = kept
+        poll.result.seconds = time.monotonic() - started
+        self._store_state(poll, None)
+        self._on_event("feed", poll.result)
+        return poll.result
+
     async def _read(self, poll: Poll, fetched: FetchResult, body_hash: str) -> ParsedFeed:
         """The entries of the fetched bytes: a feed's, or a sitemap's (and its children's)."""
+        if self._sitemaps.wants(poll.feed, fetched):
+            return await self._sitemaps.read(poll, fetched, body_hash)
         return await self._parse(fetched, poll.state, body_hash)
 
     async def _parse(self, fetched: FetchResult, state: FeedState, body_hash: str) -> ParsedFeed:

@@ -26,6 +26,7 @@ class PollResult:
     story_sizes: list = field(default_factory=list)  # per near-duplicate: its story's size
     deferred: int = 0  # left for a later run (transient page failures, host backoff)
     pages: int = 0  # page requests made
+    pages_saved: int = 0  # entries whose feed text stood in for a page (extract.feed_content)
     footers_removed: int = 0
     repaired: Counter = field(default_factory=Counter)  # texts with mojibake repaired: feed|page
     skipped: Counter = field(default_factory=Counter)
@@ -35,6 +36,8 @@ class PollResult:
     extract_seconds: list = field(default_factory=list)  # per page extraction
     seconds: float = 0.0
     saved: bool = True  # the feed's state after the poll reached the store
+    hub: str | None = None  # the WebSub hub the feed named (links or Link header), when read
+    topic: str | None = None  # its own URL as it named it (rel="self"), when read
 
     @property
     def near_duplicates(self) -> int:
@@ -94,7 +97,7 @@ class RunStats:
             f"{self.total('duplicates')} duplicates dropped, {self.total('deferred')} left for "
             f"a later run",
             f"footers removed: {self.total('footers_removed')}; page requests: "
-            f"{self.total('pages')}; {self.seconds:.1f}s",
+            f"{self.total('pages')}{self._saved()}; {self.seconds:.1f}s",
         ]
         skipped = self.skipped()
         if skipped:
@@ -108,6 +111,10 @@ class RunStats:
             lines.append(f"recovered: {self.recovered} records written before a crash")
         lines += self._failures()
         return "\n".join(lines)
+
+    def _saved(self) -> str:
+        saved = self.total("pages_saved")
+        return f" ({saved} saved: the feed carried the article)" if saved else ""
 
     def _failures(self) -> list[str]:
         """One line per failed feed, its URL shown without secrets (the summary goes to
