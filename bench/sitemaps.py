@@ -1,7 +1,7 @@
 """Sitemap parsing (ingest.extract.sitemap) on made-up news sitemaps: wall time and peak
 traced memory of one parse, plain and gzipped, and the cost of the detection check.
 
-    python -m bench.sitemaps [--sizes 1000,10000,50000]
+    python -m bench.sitemaps [--sizes 1000,10000,50000] [--json FIGURES.json]
 
 Each sitemap has N ``<url>`` entries with a full ``<news:news>`` block, one published every
 minute back from now, so that the 2-day window takes 2,880 of them (all, for N below).
@@ -11,9 +11,11 @@ One parse runs in this process, as a worker runs it (`ingest.pipeline.jobs.parse
 from __future__ import annotations
 
 import gzip
+import json
 import sys
 import time
 import tracemalloc
+from pathlib import Path
 
 from bench.common import argument_parser, table
 from ingest.extract.sitemap import parse_sitemap
@@ -61,15 +63,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argument_parser("sitemaps", __doc__)
     parser.add_argument("--sizes", default="1000,10000,50000",
                         help="URLs per sitemap, comma-separated")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
     now = time.time()
-    rows = []
+    rows, figures = [], []
     for count in (int(n) for n in args.sizes.split(",")):
         plain = news_sitemap(count, now)
         for kind, data in (("plain", plain), ("gzip", gzip.compress(plain))):
             seconds, peak, taken = measure(data, now)
             rows.append((f"{count:,}", kind, f"{len(data):,}", f"{seconds:.2f}",
                          f"{peak / 2**20:.1f}", f"{taken:,}"))
+            figures.append({"urls": count, "file": kind, "bytes": len(data),
+                            "seconds": seconds, "peak_bytes": peak, "taken": taken})
             if kind == "gzip":
                 started = time.perf_counter()
                 for _ in range(DETECTIONS):
@@ -78,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     print(table(("URLs", "file", "bytes", "parse s", "peak traced MiB", "taken"), rows,
                 "rlrrrr"))
     print(f"\nis_sitemap on a gzip body: {detect:.0f} µs a call (mean of {DETECTIONS})")
+    if args.json:
+        args.json.write_text(json.dumps({"parses": figures, "detect_us": detect}, indent=2))
     return 0
 
 

@@ -89,8 +89,20 @@ def _websub(request):
     return ["bench.websub_latency", "--quick"], None
 
 
+def _feed_content(request):
+    corpus = _optional(request, "corpus")
+    return (None if corpus is None else
+            ["bench.feed_content", str(corpus), "--quick"]), None
+
+
+def _sitemaps(request):
+    return ["bench.sitemaps", "--sizes", "1000,4000"], None
+
+
 COMMANDS = {"test_speed_bench_quick": _speed, "test_dedup_bench_quick": _dedup,
-            "test_replicas_bench_quick": _replicas, "test_websub_bench_quick": _websub}
+            "test_replicas_bench_quick": _replicas, "test_websub_bench_quick": _websub,
+            "test_feed_content_bench_quick": _feed_content,
+            "test_sitemaps_bench_quick": _sitemaps}
 
 
 def finished(benches, name: str) -> tuple[subprocess.CompletedProcess, Path]:
@@ -148,3 +160,21 @@ def test_websub_bench_quick(benches):
     got = json.loads(figures.read_text())
     assert got["pushes"] == 3 and got["exit"] == 0
     assert got["accepted"] == 4  # the warm-up push and the three counted, each taken once
+
+
+def test_feed_content_bench_quick(corpus, benches):
+    proc, figures = finished(benches, "test_feed_content_bench_quick")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(figures.read_text())
+    assert got["pages"] == 12 and got["full_taken"] > 0
+    assert got["mean_f1_agreeing"] >= 0.95  # the target for what auto takes
+    assert got["teasers_taken"] == got["long_teasers_taken"] == got["cut_agreed"] == 0
+
+
+def test_sitemaps_bench_quick(benches):
+    proc, figures = finished(benches, "test_sitemaps_bench_quick")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    parses = json.loads(figures.read_text())["parses"]
+    # one news URL a minute back from now: the 2-day window takes the first 2,880
+    assert [(p["urls"], p["file"], p["taken"]) for p in parses] == [
+        (1000, "plain", 1000), (1000, "gzip", 1000), (4000, "plain", 2880), (4000, "gzip", 2880)]
