@@ -171,7 +171,11 @@ def make_all_feeds_due(state: Path) -> None:
     """As if time had passed: every feed the daemon scheduled (or leased) is due now, so
     each `ingest run` cycle has work to be killed in."""
     now = time.time()
-    with sqlite3.connect(state) as db:
+    if not state.exists():  # killed before it made its store: nothing is scheduled yet
+        return
+    with contextlib.closing(sqlite3.connect(state)) as db, db:
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'feeds'").fetchone():
+            return  # killed before its schema was in
         db.execute("UPDATE feeds SET next_poll_at = ?, data = json_set(data, '$.next_poll_at', ?)"
                    " WHERE next_poll_at > ?", (now, now, now))
 
