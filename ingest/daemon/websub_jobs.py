@@ -2,7 +2,10 @@
 
     after each poll      `after_poll`: subscribe, renew or unsubscribe as the feed's links say
     every second         `renew_due`: renew the subscriptions near the end of their lease,
-                         read from memory (the `SubscriptionBook`), not from the store
+                         read from memory (the `SubscriptionBook`), not from the store; the
+                         replica whose store claim wins asks the hub (`claim_renewal`)
+    every 30 s           the book is read again from the store (`REFRESH`): what other
+                         replicas subscribed, renewed or the hubs verified there
     /websub/<id>         the ops server's prefix route (`server_options`): the hub's verifications
                          and deliveries (`ingest.websub.callback`)
     each delivery        a task: `Pipeline.take_delivery` for its feed; one at a time per
@@ -33,7 +36,7 @@ from ingest.models import Feed, Subscription
 from ingest.pipeline.orchestrator import Pipeline
 from ingest.pipeline.outcomes import PollResult
 from ingest.redact import redact_url
-from ingest.websub.book import SubscriptionBook
+from ingest.websub.book import REFRESH, SubscriptionBook
 from ingest.websub.callback import PREFIX, Callback
 from ingest.websub.subscriber import (
     PENDING_TIMEOUT,
@@ -68,7 +71,8 @@ class WebSubJobs:
                                  on_change=self._gauge, clock=clock)
         self._tasks: set[asyncio.Task] = set()
         self._asking: set[str] = set()  # feeds with a request to their hub in flight
-        self._renewed_at: dict[str, float] = {}  # feed URL -> last renewal request
+        self._renewed_at: dict[str, float] = {}  # feed URL -> last renewal claim asked
+        self._loaded_at = 0.0  # when the book was last read from the store
         self._locks: dict[str, asyncio.Lock] = {}  # feed URL -> its deliveries, one at a time
         self._stopping = False
 
@@ -84,7 +88,7 @@ class WebSubJobs:
     def start(self) -> None:
         """Read the store's subscriptions; every series of the metrics from 0; unsubscribe
         the feeds no longer configured."""
-        self.book.load()
+        self._load()
         for outcome in OUTCOMES:
             self._metrics.deliveries.labels(outcome)
         self._gauge()
@@ -114,14 +118,14 @@ class WebSubJobs:
         url = feed.url
         if self._stopping or url in self._asking or url not in self._feeds():
             return
-        sub = self.book.of_feed(url)
-        if result.outcome in READ:
-            hub, topic = result.hub, result.topic or url
-        elif sub is not None:  # not read (304, same bytes, failed): as last known
-            hub, topic = sub.hub, sub.topic
-        else:
-            return
-        step = next_step(sub, hub, topic, self._clock())
+        sub, hub, topic, step = self._next_step(url, result)
+        if step in ("subscribe", "unsubscribe"):  # before asking: as the store has it now
+            try:  # (another replica may have asked or been verified since the last REFRESH)
+                self.book.reread(url)
+            except IngestError as exc:
+                log.error("websub: %s: %s", url, exc)
+                return
+            sub, hub, topic, step = self._next_step(url, result)
         if step == "renew" or (step == "subscribe" and self.book.renewal_of(url)):
             return  # renew_due's, each second
         if step == "unsubscribe" and sub is not None:
@@ -129,26 +133,48 @@ class WebSubJobs:
         elif step == "subscribe" and hub is not None:
             self._ask(url, self.subscriber.subscribe(url, hub, topic))
 
+    def _next_step(self, url: str, result: PollResult) -> tuple[Subscription | None, str | None,
+                                                                 str, str | None]:
+        """The feed's subscription, the hub and topic it should have, and `next_step`."""
+        sub = self.book.of_feed(url)
+        if result.outcome in READ:
+            hub, topic = result.hub, result.topic or url
+        elif sub is not None:  # not read (304, same bytes, failed): as last known
+            hub, topic = sub.hub, sub.topic
+        else:
+            return None, None, url, None
+        return sub, hub, topic, next_step(sub, hub, topic, self._clock())
+
     def renew_due(self) -> None:
         """Renew the subscriptions near their lease's end (at most once per renew_retry
-        while the hub has not verified); forget unsubscriptions never verified."""
+        while the hub has not verified, by the replica that claims it); forget
+        unsubscriptions never verified; read the book again every REFRESH seconds."""
         now, feeds = self._clock(), self._feeds()
-        for sub in self.book:
-            if sub.state == "unsubscribing" and now - sub.requested_at > PENDING_TIMEOUT:
-                self.book.forget(sub)
-                self._gauge()
-            if (self._stopping or not due_for_renewal(sub, now) or sub.feed_url not in feeds
-                    or sub.feed_url in self._asking):
-                continue
-            if now - self._renewed_at.get(sub.feed_url, 0.0) < renew_retry(sub.lease_seconds
-                                                                           or 0.0):
-                continue
-            waiting = self.book.renewal_of(sub.feed_url)
-            if waiting is not None:  # never verified: a fresh request in its place
-                self.book.forget(waiting)
-            self._renewed_at[sub.feed_url] = now
-            self._ask(sub.feed_url, self.subscriber.subscribe(sub.feed_url, sub.hub, sub.topic,
-                                                              renewal=True))
+        try:
+            if not 0.0 <= now - self._loaded_at < REFRESH:
+                self._load()
+            for sub in self.book:
+                if sub.state == "unsubscribing" and now - sub.requested_at > PENDING_TIMEOUT:
+                    self.book.forget(sub)
+                    self._gauge()
+                elif (not self._stopping and due_for_renewal(sub, now)
+                      and sub.feed_url in feeds and sub.feed_url not in self._asking):
+                    self._renew(sub, now)
+        except IngestError as exc:  # the store's: checked again in a second
+            log.error("websub: renewals not checked: %s", exc)
+
+    def _renew(self, sub: Subscription, now: float) -> None:
+        retry = renew_retry(sub.lease_seconds or 0.0)
+        if now - self._renewed_at.get(sub.feed_url, 0.0) < retry:
+            return
+        self._renewed_at[sub.feed_url] = now
+        if not self.book.claim_renewal(sub, now - retry, now):
+            return  # another replica renews it (or did, less than retry ago)
+        waiting = self.book.renewal_of(sub.feed_url)
+        if waiting is not None:  # never verified: a fresh request in its place
+            self.book.forget(waiting)
+        self._ask(sub.feed_url, self.subscriber.subscribe(sub.feed_url, sub.hub, sub.topic,
+                                                          renewal=True))
 
     def removed(self, urls: set[str]) -> None:
         """Unsubscribe the feeds a reload removed."""
@@ -156,6 +182,11 @@ class WebSubJobs:
             sub = self.book.of_feed(url)
             if sub is not None and sub.state != "unsubscribing" and url not in self._asking:
                 self._ask(url, self.subscriber.unsubscribe(sub))
+
+    def _load(self) -> None:
+        self.book.load()
+        self._loaded_at = self._clock()
+        self._gauge()
 
     def _ask(self, url: str, request: Coroutine[Any, Any, bool]) -> None:
         self._asking.add(url)

@@ -98,13 +98,15 @@ CREATE TABLE robots (origin text PRIMARY KEY, kind text NOT NULL, body text NOT 
                      expires_at double precision NOT NULL);
 """
 
-# WebSub subscriptions, one per configured feed (postgres_subscriptions)
+# WebSub subscriptions by callback id, several per feed while a renewal waits for its
+# hub (postgres_subscriptions)
 _SUBSCRIPTIONS = """
-CREATE TABLE subscriptions (feed_url text PRIMARY KEY, callback_id text NOT NULL UNIQUE,
+CREATE TABLE subscriptions (callback_id text PRIMARY KEY, feed_url text NOT NULL,
                             topic text NOT NULL, hub text NOT NULL, secret text NOT NULL,
                             state text NOT NULL, lease_seconds double precision,
                             expires_at double precision,
                             requested_at double precision NOT NULL);
+CREATE INDEX subscriptions_feed ON subscriptions (feed_url);
 """
 
 MIGRATIONS: list[str] = [_TABLES + _TAKE_HOST_TURN, _ROBOTS, _SUBSCRIPTIONS]

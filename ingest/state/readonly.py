@@ -67,6 +67,11 @@ class ReadOnlySqliteStore(SeenMarks, FeedRows, FooterStats, StoryRows, HostRows,
             return None
         return super().feed_subscription(feed_url)
 
+    def feed_subscriptions(self, feed_url: str) -> list[Subscription]:
+        if not self._has_table("subscriptions"):
+            return []
+        return super().feed_subscriptions(feed_url)
+
     def subscriptions(self) -> list[Subscription]:
         if not self._has_table("subscriptions"):
             return []

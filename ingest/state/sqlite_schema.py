@@ -84,8 +84,8 @@ CREATE TABLE IF NOT EXISTS robots (
     expires_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS subscriptions (
-    feed_url TEXT PRIMARY KEY,
-    callback_id TEXT NOT NULL UNIQUE,
+    callback_id TEXT PRIMARY KEY,
+    feed_url TEXT NOT NULL,
     topic TEXT NOT NULL,
     hub TEXT NOT NULL,
     secret TEXT NOT NULL,
@@ -94,6 +94,7 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     expires_at REAL,
     requested_at REAL NOT NULL
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS subscriptions_feed ON subscriptions (feed_url);
 """
 
 

@@ -1,10 +1,10 @@
-"""The SQLite store's WebSub subscriptions (ingest.websub), one per configured feed.
+"""The SQLite store's WebSub subscriptions (ingest.websub), by callback id.
 
-A row is found by its feed (the poll that (re)subscribes) or by its callback id (the hub
-calling back: verification, deliveries); both are unique. Putting a feed's subscription
-replaces the row before it whatever its callback id, so a renewal's fresh id takes the
-old one's place. The secret that signs deliveries is kept here and nowhere else; times
-are wall-clock epoch seconds.
+A feed has one row, or two while a renewal waits for its hub's verification (the active
+one still receives the deliveries). A row is found by its callback id (the hub calling
+back: verification, deliveries) or by its feed (the poll that (re)subscribes; the order
+that picks the feed's current row is `_FEED_ORDER`). The secret that signs deliveries is
+kept here and nowhere else; times are wall-clock epoch seconds.
 """
 
 from __future__ import annotations
@@ -15,7 +15,15 @@ from ingest.state.sqlite_base import SqliteBase
 # in the order of Subscription's fields, so a row is Subscription(*row)
 _COLUMNS = ("callback_id, feed_url, topic, hub, secret, state, lease_seconds, expires_at, "
             "requested_at")
+# a feed's current row first: its active one with the latest lease end, else its newest
+_FEED_ORDER = ("(state = 'active') DESC, CASE WHEN state = 'active' THEN COALESCE(expires_at, 0) "
+               "ELSE requested_at END DESC, callback_id")
 _SELECT = f"SELECT {_COLUMNS} FROM subscriptions"
+_UPSERT_SET = ("feed_url = excluded.feed_url, topic = excluded.topic, hub = excluded.hub, "
+               "secret = excluded.secret, state = excluded.state, "
+               "lease_seconds = excluded.lease_seconds, expires_at = excluded.expires_at, "
+               "requested_at = excluded.requested_at")
+_UPSERT = f"ON CONFLICT (callback_id) DO UPDATE SET {_UPSERT_SET}"
 
 
 class SubscriptionRows(SqliteBase):
@@ -24,21 +32,31 @@ class SubscriptionRows(SqliteBase):
         return Subscription(*rows[0]) if rows else None
 
     def feed_subscription(self, feed_url: str) -> Subscription | None:
-        rows = self._read(f"{_SELECT} WHERE feed_url = ?", (feed_url,))
+        rows = self._read(f"{_SELECT} WHERE feed_url = ? ORDER BY {_FEED_ORDER} LIMIT 1",
+                          (feed_url,))
         return Subscription(*rows[0]) if rows else None
 
+    def feed_subscriptions(self, feed_url: str) -> list[Subscription]:
+        rows = self._read(f"{_SELECT} WHERE feed_url = ? ORDER BY requested_at, callback_id",
+                          (feed_url,))
+        return [Subscription(*row) for row in rows]
+
     def subscriptions(self) -> list[Subscription]:
-        return [Subscription(*row) for row in self._read(f"{_SELECT} ORDER BY feed_url")]
+        rows = self._read(f"{_SELECT} ORDER BY feed_url, requested_at, callback_id")
+        return [Subscription(*row) for row in rows]
 
     def put_subscription(self, sub: Subscription) -> None:
         self._write([(
-            f"INSERT INTO subscriptions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (feed_url) DO UPDATE SET callback_id = excluded.callback_id, "
-            "topic = excluded.topic, hub = excluded.hub, secret = excluded.secret, "
-            "state = excluded.state, lease_seconds = excluded.lease_seconds, "
-            "expires_at = excluded.expires_at, requested_at = excluded.requested_at",
+            f"INSERT INTO subscriptions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) {_UPSERT}",
             [(sub.callback_id, sub.feed_url, sub.topic, sub.hub, sub.secret, sub.state,
               sub.lease_seconds, sub.expires_at, sub.requested_at)])])
+
+    def claim_renewal(self, callback_id: str, not_before: float, now: float) -> bool:
+        with self._writing("claiming a renewal in"):  # errors: StateError
+            cur = self._db.execute("UPDATE subscriptions SET requested_at = ? "
+                                   "WHERE callback_id = ? AND requested_at < ?",
+                                   (now, callback_id, not_before))
+        return cur.rowcount == 1
 
     def delete_subscription(self, callback_id: str) -> None:
         self._write([("DELETE FROM subscriptions WHERE callback_id = ?", [(callback_id,)])])

@@ -165,26 +165,39 @@ class Store(Protocol):
         """Keep ``copy`` as its origin's, in place of the one before."""
         ...
 
-    # -- WebSub subscriptions (ingest.websub), one per feed -------------------------------
+    # -- WebSub subscriptions (ingest.websub), by callback id ---------------------------
+    # A feed has one row, or several while a renewal waits for its hub's verification;
+    # every replica reads and writes the same rows (any may be the one a hub calls back).
     def subscription(self, callback_id: str) -> Subscription | None:
         """The subscription whose callback URL ends in ``callback_id``; None if none."""
         ...
 
     def feed_subscription(self, feed_url: str) -> Subscription | None:
-        """The subscription of the configured feed ``feed_url``; None if none."""
+        """The feed's current subscription: its active one with the latest ``expires_at``,
+        else its newest (by ``requested_at``) pending or unsubscribing one; None if none."""
+        ...
+
+    def feed_subscriptions(self, feed_url: str) -> list[Subscription]:
+        """Every subscription of the feed ``feed_url``, by ``requested_at``."""
         ...
 
     def subscriptions(self) -> list[Subscription]:
-        """Every subscription, by feed URL."""
+        """Every subscription, by feed URL, then ``requested_at``."""
         ...
 
     def put_subscription(self, sub: Subscription) -> None:
-        """Keep ``sub`` as its feed's subscription, in place of any before (whatever its
-        callback id)."""
+        """Insert ``sub``, or replace the subscription with its callback id."""
+        ...
+
+    def claim_renewal(self, callback_id: str, not_before: float, now: float) -> bool:
+        """Set the subscription's ``requested_at`` to ``now`` if it is before
+        ``not_before``, atomically: True when it was (this replica renews it; of several
+        asking at once, one gets True), False when it was not or there is no such row."""
         ...
 
     def delete_subscription(self, callback_id: str) -> None:
-        """Forget a subscription (unsubscribed, or its feed left the config)."""
+        """Forget a subscription (unsubscribed, replaced by its renewal, or its feed left
+        the config); nothing happens when there is none."""
         ...
 
     # -- sink checkpoints -----------------------------------------------------

@@ -14,7 +14,8 @@
 
     signature   X-Hub-Signature parsed within bounds, HMAC checked in constant time
     discovery   hub and topic of a feed: its links, else its Link header
-    book        the store's subscriptions plus renewals waiting for their hub (memory)
+    book        the store's subscription rows held in memory (read again every 30 s,
+                and on a callback id it does not hold); which replica renews
     callback    the /websub/ prefix route of the ops server
     subscriber  when to (re)subscribe or renew; the requests to hubs
 

@@ -10,8 +10,9 @@ one is renewed when less than `renew_margin` of its lease remains.
 `Subscriber` sends the requests: a form POST to the hub (``hub.mode``, ``hub.topic``,
 ``hub.callback``, ``hub.secret``, ``hub.lease_seconds``) through the fetch stage's client
 (the private-network guard and timeouts apply, no redirect is followed). Each request
-has a fresh callback id and secret, kept in the `SubscriptionBook` before the request
-leaves (a hub may verify before it answers). Any 2xx is taken; anything else is logged
+has a fresh callback id and secret, kept in the `SubscriptionBook` (and so in the store,
+where every replica finds it) before the request leaves (a hub may verify before it
+answers). Any 2xx is taken; anything else is logged
 and asked again later. A request never names the secret in a log line.
 """
 
@@ -104,7 +105,7 @@ class Subscriber:
         what = "renewal" if renewal else "subscription"
         if await self._send(sub, "subscribe", what):
             return True
-        self._book.refused(sub)
+        self._book.refused(sub, renewal=renewal)
         return False
 
     async def unsubscribe(self, sub: Subscription) -> bool:

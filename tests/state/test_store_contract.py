@@ -10,6 +10,7 @@ that backend's own modules.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
@@ -387,29 +388,69 @@ def subscription(callback_id: str, feed_url: str = "https://a.example/feed", **c
                         hub="https://hub.example/", secret="s3cr3t-" + callback_id, **changes)
 
 
-def test_subscriptions_round_trip_one_per_feed_by_callback_id_and_feed(open_store, clock) -> None:
+def test_subscriptions_are_rows_by_callback_id_several_per_feed(open_store, clock) -> None:
+    first = subscription("cb-1", requested_at=900.0)
     active = subscription("cb-2", state="active", lease_seconds=86400.0, expires_at=87400.0,
                           requested_at=1000.0)
+    renewal = subscription("cb-3", requested_at=80000.0)  # waits for its hub beside cb-2
+    other = subscription("cb-b", "https://b.example/feed")
     store = open_store(clock)
     try:
         assert store.subscriptions() == [] and store.subscription("cb-1") is None
-        store.put_subscription(subscription("cb-1"))
-        store.put_subscription(subscription("cb-b", "https://b.example/feed"))
-        assert store.subscription("cb-1") == subscription("cb-1")
-        store.put_subscription(active)  # a renewal's fresh id takes the feed's old one's place
-        assert store.subscription("cb-1") is None
-        assert store.feed_subscription("https://a.example/feed") == active
+        for sub in (first, other, active, renewal):
+            store.put_subscription(sub)
+        assert store.subscription("cb-1") == first  # a new id is a row of its own
+        assert store.feed_subscription("https://a.example/feed") == active  # active first
+        assert store.feed_subscriptions("https://a.example/feed") == [first, active, renewal]
         assert store.feed_subscription("https://c.example/feed") is None
+        assert store.feed_subscriptions("https://c.example/feed") == []
     finally:
         store.close()
     store = open_store(clock)
     try:
         assert store.subscription("cb-2") == active and active.secret == "s3cr3t-cb-2"
-        assert store.subscriptions() == [active, subscription("cb-b", "https://b.example/feed")]
+        assert store.subscriptions() == [first, active, renewal, other]
         store.delete_subscription("cb-2")
         store.delete_subscription("cb-unknown")  # nothing to forget: no error
-        assert [s.callback_id for s in store.subscriptions()] == ["cb-b"]
-        assert store.feed_subscription("https://a.example/feed") is None
+        assert store.feed_subscription("https://a.example/feed") == renewal  # newest pending
+        verified = replace(renewal, state="active", lease_seconds=600.0, expires_at=80600.0)
+        store.put_subscription(verified)  # the same id: replaced in place
+        assert store.feed_subscriptions("https://a.example/feed") == [first, verified]
+        store.delete_subscription("cb-1")
+        assert [s.callback_id for s in store.subscriptions()] == ["cb-3", "cb-b"]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("rows, current", [
+    # (callback id, state, expires_at, requested_at) of the feed's rows -> its current one
+    ([("a", "active", 5000.0, 100.0), ("b", "active", 9000.0, 50.0),
+      ("c", "pending", None, 9999.0)], "b"),  # the active one with the latest lease end
+    ([("a", "pending", None, 100.0), ("b", "unsubscribing", 700.0, 300.0),
+      ("c", "pending", None, 200.0)], "b"),  # no active one: the newest request
+])
+def test_a_feeds_current_subscription(open_store, clock, rows, current) -> None:
+    store = open_store(clock)
+    try:
+        for cid, state, expires_at, requested_at in rows:
+            store.put_subscription(subscription(cid, state=state, expires_at=expires_at,
+                                                requested_at=requested_at))
+        assert store.feed_subscription("https://a.example/feed").callback_id == current
+    finally:
+        store.close()
+
+
+def test_a_renewal_is_claimed_once_per_retry_interval(open_store, clock) -> None:
+    store = open_store(clock)
+    try:
+        store.put_subscription(subscription("cb-1", state="active", requested_at=1000.0))
+        assert not store.claim_renewal("cb-1", 1000.0, 1500.0)  # asked at not_before: too late
+        assert store.subscription("cb-1").requested_at == 1000.0
+        assert store.claim_renewal("cb-1", 1000.5, 1500.0)
+        assert store.subscription("cb-1").requested_at == 1500.0
+        assert not store.claim_renewal("cb-1", 1499.0, 1501.0)  # claimed since: another's
+        assert store.claim_renewal("cb-1", 1500.5, 1502.0)
+        assert not store.claim_renewal("cb-unknown", 9999.0, 9999.0)
     finally:
         store.close()
 

@@ -1,12 +1,14 @@
 """The stores' WebSub subscriptions across versions and views: a SQLite store of version 4
 and a PostgreSQL database of version 2 (both before them) are migrated in place; the
-read-only views read subscriptions and refuse to change them; a SQLite reader beside a
-store that has no subscriptions table yet finds none; the secret never reaches
-`ingest status --json`. (The round trip itself is in the Store contract.)"""
+read-only views read subscriptions and refuse to change (or claim) them; a SQLite reader
+beside a store that has no subscriptions table yet finds none; of replicas claiming one
+renewal at once on PostgreSQL exactly one wins; the secret never reaches `ingest status
+--json`. (The round trip and the several-rows rules are in the Store contract.)"""
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 
 import psycopg
 import pytest
@@ -44,6 +46,7 @@ def test_a_version_4_store_is_migrated_in_place_and_the_reader_refuses_writes(tm
     try:
         assert reader.subscriptions() == [] and reader.subscription(SUB.callback_id) is None
         assert reader.feed_subscription(SUB.feed_url) is None
+        assert reader.feed_subscriptions(SUB.feed_url) == []
     finally:
         reader.close()
     store = SqliteStore(path, clock=lambda: 1000.0)
@@ -59,7 +62,9 @@ def test_a_version_4_store_is_migrated_in_place_and_the_reader_refuses_writes(tm
     try:
         assert reader.subscriptions() == [SUB] and reader.subscription(SUB.callback_id) == SUB
         assert reader.feed_subscription(SUB.feed_url) == SUB
+        assert reader.feed_subscriptions(SUB.feed_url) == [SUB]
         for write in (lambda: reader.put_subscription(SUB),
+                      lambda: reader.claim_renewal(SUB.callback_id, 5000.0, 5000.0),
                       lambda: reader.delete_subscription(SUB.callback_id)):
             with pytest.raises(StateError, match="open read-only; nothing was changed"):
                 write()
@@ -93,8 +98,32 @@ def test_a_version_2_postgres_database_gains_the_subscriptions_table(postgres_ur
             reader.put_subscription(SUB)
         with pytest.raises(StateError, match="open read-only; nothing was changed"):
             reader.delete_subscription(SUB.callback_id)
+        with pytest.raises(StateError, match="open read-only; nothing was changed"):
+            reader.claim_renewal(SUB.callback_id, 5000.0, 5000.0)
+        assert reader.feed_subscriptions(SUB.feed_url) == [SUB]
     finally:
         reader.close()
+
+
+def test_of_replicas_claiming_one_renewal_at_once_exactly_one_wins(postgres_url):
+    stores = [PostgresStore(postgres_url, replica=f"r{i}") for i in range(4)]
+    try:
+        stores[0].put_subscription(SUB)
+        start, won = threading.Barrier(len(stores)), []
+
+        def claim(store: PostgresStore) -> None:
+            start.wait()
+            won.append(store.claim_renewal(SUB.callback_id, 1500.0, 1600.0))
+        threads = [threading.Thread(target=claim, args=(store,)) for store in stores]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(won) == [False, False, False, True]
+        assert stores[1].subscription(SUB.callback_id).requested_at == 1600.0
+    finally:
+        for store in stores:
+            store.close()
 
 
 def test_the_secret_is_kept_in_the_store_only(tmp_path):

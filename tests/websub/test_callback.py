@@ -1,5 +1,6 @@
 """The callback hubs call (/websub/<id>): verification of intent and signed deliveries, through
-the real ops server on 127.0.0.1 and a real SQLite store."""
+the real ops server on 127.0.0.1 and a real SQLite store; a callback id the book does not
+hold (another replica asked for it) is found in the store."""
 
 from __future__ import annotations
 
@@ -154,11 +155,12 @@ def test_a_delivery_for_an_unknown_id_is_404_and_one_too_large_413(store):
     assert hub.delivered == [] and hub.counts["unknown"] == 1
 
 
-def test_a_renewal_waits_in_memory_and_takes_the_old_ones_place_once_verified(store):
+def test_a_renewal_waits_in_the_store_and_takes_the_old_ones_place_once_verified(store):
     old = replace(SUB, state="active", lease_seconds=LEASE, expires_at=NOW + 10)
     hub = Hub(store, old)
     new = replace(SUB, callback_id="cb-2_new", secret="beef" * 16)
     hub.book.requested(new, renewal=True)
+    assert store.subscription(new.callback_id) == new  # any replica verifies it
     assert store.feed_subscription(TOPIC) == old  # the old one still receives
     before, verified, after = hub.run(
         ("POST", old.callback_id, FEED_XML, deliver()),
@@ -168,3 +170,18 @@ def test_a_renewal_waits_in_memory_and_takes_the_old_ones_place_once_verified(st
     kept = store.feed_subscription(TOPIC)
     assert (kept.callback_id, kept.state, kept.expires_at) == ("cb-2_new", "active", NOW + 600)
     assert hub.book.renewal_of(TOPIC) is None
+
+
+def test_a_replica_that_never_held_the_feeds_rows_verifies_and_deletes_the_others(store):
+    hub = Hub(store)  # its book was read before another replica asked for these
+    old = replace(SUB, state="active", lease_seconds=LEASE, expires_at=NOW + 10)
+    new = replace(SUB, callback_id="cb-2_new", secret="beef" * 16, requested_at=NOW)
+    for sub in (old, new):
+        store.put_subscription(sub)
+    verified, delivered = hub.run(
+        ("GET", new.callback_id, verify(**{"hub.lease_seconds": "600"}), None),
+        ("POST", new.callback_id, FEED_XML, deliver(secret=new.secret)))
+    assert (verified.status_code, delivered.status_code) == (200, 202)
+    [kept] = store.feed_subscriptions(TOPIC)
+    assert (kept.callback_id, kept.state) == ("cb-2_new", "active")
+    assert hub.book.of_feed(TOPIC) == kept and hub.counts == {"accepted": 1}

@@ -109,6 +109,11 @@ def test_a_refused_renewal_keeps_the_old_subscription(tmp_path):
     sub, answers, book = ask(tmp_path, HubSite(503), ("subscribe", {
         "feed_url": FEED, "hub": HUB, "topic": FEED, "renewal": True}), existing=ACTIVE)
     assert answers == [False] and sub == ACTIVE and book.renewal_of(FEED) is None
+    store = SqliteStore(tmp_path / "state.sqlite")
+    try:
+        assert store.feed_subscriptions(FEED) == [ACTIVE]  # the renewal's row is gone
+    finally:
+        store.close()
 
 
 def test_an_unsubscription_names_the_subscription_and_waits_for_its_verification(tmp_path):
