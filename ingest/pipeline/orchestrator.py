@@ -139,12 +139,15 @@ class Pipeline:
                 access=poll.feed.access, cap=self._feed_cap(poll.feed))
         except NotModified:
             result.outcome = "not_modified"
+            # an unchanged sitemap index: the sitemaps it lists may have changed all the same
+            await self._sitemaps.recheck(poll, self._work_entries)
             return
         result.fetch_seconds.append(fetched.elapsed)
         result.hints.update(cache_hints(fetched.headers))
         body_hash = hashlib.sha256(fetched.content).hexdigest()
         if body_hash == state.body_hash and not unconditional:
             result.outcome = "unchanged"
+            await self._sitemaps.recheck(poll, self._work_entries)
             return
         await self._take(poll, fetched, body_hash)
 

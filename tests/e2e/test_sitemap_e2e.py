@@ -4,8 +4,9 @@ served on 127.0.0.1 by the fault server (whose request log is the proof of what 
   news index    a sitemap index (listing itself) with a news sitemap and a gzipped index
                 (application/x-gzip, listing the first index back and a plain sitemap):
                 records from the news tags, the window and undated URLs honoured, each file
-                fetched once with a warning naming the loop; a second run sends
-                If-None-Match for the index and its children and writes nothing
+                fetched once with a warning naming the loop; a second run, where only the
+                news sitemap changed (the index answers 304), still asks every listed
+                sitemap with If-None-Match and takes the new article
   one run of    a `type: feed` URL serving a sitemap (read as one), a `type: sitemap` serving
   odd sources   HTML (a clear error), a gzip that inflates past max_bytes (refused), an index
                 past max_sitemaps and max_depth (request log), XXE and billion laughs in a
@@ -116,16 +117,21 @@ def test_a_news_sitemap_index_with_gzip_children_and_a_loop(tmp_path):
         assert "sitemap loop" in first.stderr
         assert f"{u('/more.xml.gz')} lists {u('/index.xml')}" in first.stderr
 
-        # The index changes (a child's lastmod), its children do not: asked conditionally.
-        server.add("/index.xml", index(u("/index.xml"), u("/news.xml"), u("/more.xml.gz"),
-                                       ago=60), {**XML, "ETag": '"i2"'})
+        # Only the news sitemap changes, not the index (304) nor the gzipped index (304):
+        # every listed sitemap is still asked, conditionally, and the new article taken.
+        server.add("/news/3.html", bare_page(4), HTML)
+        server.add("/news.xml", urlset(news(u("/news/1.html"), HOUR, "Primo titolo"),
+                                       news(u("/news/3.html"), 60, "Terzo titolo")),
+                   {**XML, "ETag": '"n2"'})
         before = len(server.requests)
         second = run_cli("fetch", "--config", str(config))
         assert second.returncode == 0, second.stderr
-        asked = {path: headers.get("if-none-match")
-                 for _, path, headers in server.requests[before:]}
-        assert asked == {"/index.xml": '"i1"', "/news.xml": '"n1"', "/more.xml.gz": '"g1"'}
-        assert len(read_records(tmp_path / "out")) == 3
+        asked = [(path, headers.get("if-none-match"))
+                 for _, path, headers in server.requests[before:] if ".xml" in path]
+        assert asked == [("/index.xml", '"i1"'), ("/news.xml", '"n1"'),
+                         ("/more.xml.gz", '"g1"'), ("/plain.xml", '"p1"')]  # each once
+        assert server.hits("/news/3.html") == 1 and server.hits("/news/1.html") == 1
+        assert [r["title"] for r in read_records(tmp_path / "out")][3:] == ["Terzo titolo"]
 
 
 def test_detection_errors_limits_and_xml_attacks_in_one_run(tmp_path):

@@ -1,6 +1,7 @@
 """A sitemap source through whole polls: the walk of an index (limits, loops, each file once),
-what the news tags give the records, detection, the children's validators across polls, and
-a failing child costing that child.
+what the news tags give the records, detection, the children's validators across polls
+(kept past the limits; an unchanged index still has its sitemaps asked), and a failing child
+costing that child.
 
 Real parts where they fit: the SQLite store under tmp_path, the HTTP client over
 httpx.MockTransport (a site that answers If-None-Match with 304), the parser in-process
@@ -19,8 +20,12 @@ import httpx
 import pytest
 
 from helpers.pipeline_fakes import SITE, InlineWorkers, pipeline_config, poll_rounds
-from ingest.config.model import HttpConfig, SitemapConfig
-from ingest.models import Feed
+from ingest.config.model import HttpConfig, ScheduleConfig, SitemapConfig
+from ingest.models import Feed, FeedState
+from ingest.pipeline.poll import Poll
+from ingest.pipeline.sitemap_memory import Memory
+from ingest.pipeline.sitemap_walk import Walk
+from ingest.state.sqlite import SqliteStore
 
 pytestmark = pytest.mark.timeout(60)
 HOUR = 3600.0
@@ -89,9 +94,17 @@ class SitemapSite:
         return httpx.Response(status, headers=headers, content=body)
 
 
+def dated_index(*paths_ago: tuple[str, float]) -> bytes:
+    """An index whose sitemaps each have their own <lastmod> (seconds ago)."""
+    return ('<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            + "".join(f"<sitemap><loc>{SITE}{p}</loc><lastmod>{stamp(ago)}</lastmod></sitemap>"
+                      for p, ago in paths_ago) + "</sitemapindex>").encode()
+
+
 def polls(tmp_path, site: SitemapSite, rounds: int = 1, *, kind: str = "sitemap",
-          between=None, workers=None, **limits):
-    cfg = pipeline_config(tmp_path, SITE + "/index.xml", sitemap=SitemapConfig(**limits))
+          between=None, workers=None, schedule=None, **limits):
+    cfg = pipeline_config(tmp_path, SITE + "/index.xml", sitemap=SitemapConfig(**limits),
+                          **({"schedule": schedule} if schedule else {}))
     cfg = replace(cfg, feeds=(Feed("f0", SITE + "/index.xml", type=kind),))
     return poll_rounds(cfg, site, rounds, between=between, workers=workers)
 
@@ -255,3 +268,118 @@ def test_a_sitemap_source_is_downloaded_under_the_sitemap_cap_a_feed_under_the_f
     cfg = replace(cfg, feeds=(Feed("f0", SITE + "/index.xml", type=kind),))
     (result,), _ = poll_rounds(cfg, site)
     assert result.outcome == outcome
+
+
+@pytest.mark.parametrize("index_headers, quiet_outcome", [
+    ({**XML, "ETag": '"i1"'}, "not_modified"),  # the index answers 304
+    (XML, "unchanged"),  # no validators: the same bytes again
+])
+def test_an_unchanged_index_still_has_the_sitemaps_it_lists_asked(tmp_path, index_headers,
+                                                                  quiet_outcome):
+    site = SitemapSite()
+    site.pages("/n/1", "/n/2", "/d/1", "/d/2")
+    site.add("/index.xml", index("/news.xml", "/other.xml", "/sub.xml"), index_headers)
+    site.add("/news.xml", urlset(news("/n/1")), {**XML, "ETag": '"n1"'})
+    site.add("/other.xml", urlset(), {**XML, "ETag": '"o1"'})
+    site.add("/sub.xml", index("/deep.xml"), {**XML, "ETag": '"s1"'})  # an index, unchanged
+    site.add("/deep.xml", urlset(news("/d/1")), {**XML, "ETag": '"d1"'})
+    polled: list[int] = []
+
+    def change(i):
+        polled.append(len(site.log))
+        if i == 1:  # the index and /sub.xml stay as they are; what they list changes
+            site.add("/news.xml", urlset(news("/n/1"), news("/n/2")), {**XML, "ETag": '"n2"'})
+            site.add("/deep.xml", urlset(news("/d/1"), news("/d/2")), {**XML, "ETag": '"d2"'})
+
+    results, sink = polls(tmp_path, site, 3, between=change)
+    second, third = site.log[polled[1]:polled[2]], site.log[polled[2]:]
+    assert [(r.outcome, r.written) for r in results] == [
+        ("new", 2), ("new", 2), (quiet_outcome, 0)]
+    assert {r["url"] for r in sink.records} == {SITE + p for p in ("/n/1", "/n/2", "/d/1",
+                                                                   "/d/2")}
+    sitemaps = {"/news.xml", "/other.xml", "/sub.xml", "/deep.xml"}
+    asked = {path: etag for path, etag in second if path in sitemaps}
+    assert asked == {"/news.xml": '"n1"', "/other.xml": '"o1"', "/sub.xml": '"s1"',
+                     "/deep.xml": '"d1"'}
+    assert [(p, e) for p, e in third if p != "/index.xml"] == [
+        ("/news.xml", '"n2"'), ("/other.xml", '"o1"'), ("/sub.xml", '"s1"'),
+        ("/deep.xml", '"d2"')]  # each asked once, conditionally, in the index's order
+
+
+def test_a_plain_urlset_that_answers_304_makes_no_other_request(tmp_path):
+    site = SitemapSite()
+    site.pages("/a/1")
+    site.add("/index.xml", urlset(news("/a/1")), {**XML, "ETag": '"u1"'})
+    results, _ = polls(tmp_path, site, 2)
+    assert [r.outcome for r in results] == ["new", "not_modified"]
+    assert site.log[-1] == ("/index.xml", '"u1"')
+    assert site.hits() == {"/index.xml": 2, "/a/1": 1}
+
+
+def test_a_recheck_that_deferred_entries_asks_again_without_the_new_validators(tmp_path):
+    site = SitemapSite()
+    site.pages("/n/1", "/n/2", "/n/3")
+    site.add("/index.xml", index("/news.xml"), {**XML, "ETag": '"i1"'})
+    site.add("/news.xml", urlset(news("/n/1")), {**XML, "ETag": '"n1"'})
+
+    def change(i):
+        if i == 1:
+            site.add("/news.xml", urlset(news("/n/1"), news("/n/2", 60), news("/n/3", 30)),
+                     {**XML, "ETag": '"n2"'})
+
+    results, sink = polls(tmp_path, site, 3, between=change,
+                          schedule=ScheduleConfig(max_entries_per_poll=1))
+    assert [(r.written, r.deferred) for r in results] == [(1, 0), (1, 1), (1, 0)]
+    assert [e for p, e in site.log if p == "/news.xml"] == [None, '"n1"', '"n1"']
+    assert len(sink.records) == 3
+
+
+def test_sitemaps_the_limits_left_unread_keep_their_validators(tmp_path):
+    site = SitemapSite()
+    for path in ("/a.xml", "/b.xml", "/c.xml"):
+        site.add(path, urlset(), {**XML, "ETag": f'"{path[1]}1"'})
+    site.add("/index.xml", dated_index(("/a.xml", 2 * HOUR), ("/b.xml", 3 * HOUR)))
+
+    def change(i):
+        if i == 1:  # /c.xml is newest: with max_sitemaps 3, /b.xml is not read
+            site.add("/index.xml", dated_index(("/c.xml", 60), ("/a.xml", 2 * HOUR),
+                                               ("/b.xml", 3 * HOUR)))
+        if i == 2:  # /b.xml is newest again; /a.xml is no longer listed
+            site.add("/index.xml", dated_index(("/b.xml", 30), ("/c.xml", 60)))
+
+    polls(tmp_path, site, 3, between=change, max_sitemaps=3)
+    assert [e for p, e in site.log if p == "/b.xml"] == [None, '"b1"']
+    store = SqliteStore(tmp_path / "state.sqlite")
+    saved = store.get_feed(SITE + "/index.xml").extra["sitemaps"]["files"]
+    store.close()
+    assert [f["url"] for f in saved] == [SITE + "/b.xml", SITE + "/c.xml"]  # /a.xml pruned
+
+
+def test_remembered_sitemaps_older_than_the_window_are_not_asked_again():
+    now = time.time()
+    known = Memory({f"{SITE}/{name}.xml": {"url": f"{SITE}/{name}.xml", "parent": None,
+                                          "lastmod": lastmod}
+                    for name, lastmod in (("new", now - HOUR), ("old", now - 3 * 24 * HOUR),
+                                          ("undated", None))})
+    feed = Feed("f0", SITE + "/index.xml", type="sitemap")
+    walk = Walk(Poll(feed, FeedState(feed.url)), now - 48 * HOUR, known, max_depth=2)
+    walk.queue_remembered(feed.url, None, 0)
+    assert list(walk.queue) == [(f"{SITE}/new.xml", 1), (f"{SITE}/undated.xml", 1)]
+    assert walk.old == 1
+
+
+def test_a_recheck_does_not_ask_the_configured_index_again_under_its_final_url(tmp_path):
+    site = SitemapSite()
+    site.add("/index.xml", b"", {"Location": SITE + "/final-index.xml"}, status=301)
+    site.add("/final-index.xml", index("/sub.xml"), {**XML, "ETag": '"f1"'})
+    site.add("/sub.xml", index("/a.xml"), {**XML, "ETag": '"s1"'})
+    site.add("/a.xml", urlset(), {**XML, "ETag": '"a1"'})
+
+    def change(i):
+        if i == 1:  # the listed index now lists the configured one back, by its final URL
+            site.add("/sub.xml", index("/a.xml", "/final-index.xml"), {**XML, "ETag": '"s2"'})
+
+    results, _ = polls(tmp_path, site, 2, between=change)
+    assert [r.outcome for r in results] == ["nothing_new", "nothing_new"]
+    assert site.hits()["/final-index.xml"] == 2  # once a poll, as the configured index
+    assert site.log[-1] == ("/a.xml", '"a1"')
