@@ -14,13 +14,14 @@ import asyncio
 import json
 import logging
 import random
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
 from helpers.daemonrun import free_port
 from helpers.newssite import Item, rss
-from helpers.pipeline_fakes import SITE, InlineWorkers, MemorySink, Site, pipeline_config, public_resolver
+from helpers.pipeline_fakes import SITE, InlineWorkers, MemorySink, pipeline_config, public_resolver
+from helpers.websubfakes import HUB, RSS, Clock, HubAndSite, until
 from ingest.config.model import ScheduleConfig, ServerConfig
 from ingest.daemon.service import Daemon
 from ingest.fetch.client import HttpClient
@@ -29,37 +30,7 @@ from ingest.pipeline.orchestrator import Pipeline
 from ingest.state.sqlite import SqliteStore
 from ingest.websub.signature import sign
 
-RSS = "application/rss+xml"
-HUB = "https://hub.example/hub"
 MAX_INTERVAL = 3600.0
-
-
-class Clock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class HubAndSite(Site):
-    """The news site, and a hub at /hub that takes every request (202) and keeps its form."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms: list[dict[str, str]] = []
-
-    def answer(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/hub":
-            self.forms.append({k: v[0] for k, v in parse_qs(request.content.decode()).items()})
-            return httpx.Response(202)
-        return super().answer(request)
-
-
-async def until(check, timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.01)
 
 
 def test_a_feed_with_a_hub_is_subscribed_pushed_renewed_and_polled_as_a_safety_net(tmp_path,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -24,10 +24,10 @@ from helpers.pipeline_fakes import (
     SITE,
     InlineWorkers,
     MemorySink,
-    Site,
     pipeline_config,
     public_resolver,
 )
+from helpers.websubfakes import HUB, RSS, Clock, HubAndSite, until
 from ingest.config.model import ServerConfig
 from ingest.daemon.http_server import OpsServer
 from ingest.daemon.metrics import Metrics
@@ -38,37 +38,7 @@ from ingest.state.postgres import PostgresStore
 from ingest.websub.book import REFRESH
 from ingest.websub.signature import sign
 
-RSS = "application/rss+xml"
-HUB = "https://hub.example/hub"
 LEASE = 100  # seconds the hub grants: renewed when less than 50 s remain
-
-
-class Clock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class HubAndSite(Site):
-    """The news site, and a hub at /hub that takes every request (202) and keeps its form."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms: list[dict[str, str]] = []
-
-    def answer(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/hub":
-            self.forms.append({k: v[0] for k, v in parse_qs(request.content.decode()).items()})
-            return httpx.Response(202)
-        return super().answer(request)
-
-
-async def until(check, timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.01)
 
 
 class Replica:
