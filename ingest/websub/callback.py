@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ingest.models import Subscription
+from ingest.redact import redact_url
 from ingest.websub.book import SubscriptionBook
 from ingest.websub.signature import signature_ok
 
@@ -107,7 +108,7 @@ class Callback:
             reason = "".join(c for c in query.get("hub.reason", "")[:MAX_REASON]
                              if c.isprintable())
             log.warning("websub: %s: the hub %s denied the subscription (%s)", sub.feed_url,
-                        sub.hub, reason or "no reason given")
+                        redact_url(sub.hub), reason or "no reason given")
             self._book.forget(sub)
             self._on_change()
             return Answer(200, b"")
@@ -116,10 +117,11 @@ class Callback:
         if mode == "subscribe" and sub.state != "unsubscribing":
             lease = _lease(query.get("hub.lease_seconds"), self._lease)
             self._book.verified(sub, lease, self._clock())
-            log.info("websub: %s: subscribed at %s for %ds", sub.feed_url, sub.hub, lease)
+            log.info("websub: %s: subscribed at %s for %ds", sub.feed_url, redact_url(sub.hub),
+                     lease)
         elif mode == "unsubscribe" and sub.state == "unsubscribing":
             self._book.forget(sub)
-            log.info("websub: %s: unsubscribed at %s", sub.feed_url, sub.hub)
+            log.info("websub: %s: unsubscribed at %s", sub.feed_url, redact_url(sub.hub))
         else:
             return NOT_FOUND
         self._on_change()

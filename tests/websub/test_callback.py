@@ -5,6 +5,7 @@ hold (another replica asked for it) is found in the store."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from dataclasses import replace
 
@@ -185,3 +186,12 @@ def test_a_replica_that_never_held_the_feeds_rows_verifies_and_deletes_the_other
     [kept] = store.feed_subscriptions(TOPIC)
     assert (kept.callback_id, kept.state) == ("cb-2_new", "active")
     assert hub.book.of_feed(TOPIC) == kept and hub.counts == {"accepted": 1}
+
+
+@pytest.mark.parametrize("mode", ["subscribe", "denied"])
+def test_a_hub_s_credentials_are_not_logged(store, caplog, mode):
+    caplog.set_level(logging.INFO, logger="ingest.websub")
+    hub = Hub(store, replace(SUB, hub="https://ingest:hubpass@hub.example/?token=tok123"))
+    [answer] = hub.run(("GET", SUB.callback_id, verify(mode=mode), None))
+    assert answer.status_code == 200 and "hub.example" in caplog.text
+    assert "hubpass" not in caplog.text and "tok123" not in caplog.text
