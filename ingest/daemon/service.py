@@ -142,7 +142,7 @@ class Daemon:
             self._scheduler.shutdown(wait=False)
         grace = self.cfg.schedule.shutdown_grace
         await asyncio.gather(self._polls.finish(grace),
-                             *([self._websub.finish(grace)] if self._websub else []))
+                             *([self._websub.tasks.finish(grace)] if self._websub else []))
         if self.server is not None:
             await self.server.close()
         log.info("daemon: stopped")

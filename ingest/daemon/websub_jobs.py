@@ -8,11 +8,12 @@
                          replicas subscribed, renewed or the hubs verified there
     /websub/<id>         the ops server's prefix route (`server_options`): the hub's verifications
                          and deliveries (`ingest.websub.callback`)
-    each delivery        a task: `Pipeline.take_delivery` for its feed; one at a time per
-                         feed; dropped when the feed left the config
+    each delivery        a task (`Deliveries`): `Pipeline.take_delivery` for its feed; one
+                         at a time per feed; dropped when the feed left the config
     start, a reload      `removed`: unsubscribe the feeds no longer configured
-    shutdown             `finish`: deliveries and requests get the shutdown grace, then are
-                         cancelled (a delivery's entries are read again by the next poll)
+    shutdown             `tasks.finish` (`ingest.daemon.websub_deliveries`): deliveries and
+                         requests get the shutdown grace, then are cancelled (a delivery's
+                         entries are read again by the next poll)
 
 A feed with an active subscription is polled at ``schedule.max_interval`` (`pushed`, read
 by the daemon's planner): the poll is the safety net of the push.
@@ -20,7 +21,6 @@ by the daemon's planner): the poll is the safety net of the push.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import Counter
@@ -31,6 +31,7 @@ from ingest.config.model import Config
 from ingest.daemon.http_request import Request
 from ingest.daemon.http_server import Reply
 from ingest.daemon.metrics import Metrics
+from ingest.daemon.websub_deliveries import Deliveries, Tasks
 from ingest.errors import IngestError
 from ingest.models import Feed, Subscription
 from ingest.pipeline.orchestrator import Pipeline
@@ -57,7 +58,6 @@ class WebSubJobs:
     def __init__(self, cfg: Config, public_url: str, pipeline: Pipeline, metrics: Metrics,
                  feeds: Callable[[], Mapping[str, Feed]], *,
                  clock: Callable[[], float] = time.time) -> None:
-        self._pipeline = pipeline
         self._metrics = metrics
         self._feeds = feeds  # the configured feeds now, by URL (a reload changes them)
         self._clock = clock
@@ -65,16 +65,15 @@ class WebSubJobs:
         self.book = SubscriptionBook(pipeline.store)
         self.subscriber = Subscriber(pipeline.http, self.book, public_url=public_url,
                                      lease=cfg.websub.lease, clock=clock)
-        self.callback = Callback(self.book, self._deliver, max_body=self._max_body,
+        self.tasks = Tasks()
+        self.callback = Callback(self.book, Deliveries(pipeline, metrics, feeds, self.tasks),
+                                 max_body=self._max_body,
                                  lease=cfg.websub.lease,
                                  count=lambda outcome: metrics.deliveries.labels(outcome).inc(),
                                  on_change=self._gauge, clock=clock)
-        self._tasks: set[asyncio.Task] = set()
         self._asking: set[str] = set()  # feeds with a request to their hub in flight
         self._renewed_at: dict[str, float] = {}  # feed URL -> last renewal claim asked
         self._loaded_at = 0.0  # when the book was last read from the store
-        self._locks: dict[str, asyncio.Lock] = {}  # feed URL -> its deliveries, one at a time
-        self._stopping = False
 
     @classmethod
     def when_on(cls, cfg: Config, pipeline: Pipeline, metrics: Metrics,
@@ -116,7 +115,7 @@ class WebSubJobs:
     def after_poll(self, feed: Feed, result: PollResult) -> None:
         """Ask the hub what the feed's subscription needs now that it was polled."""
         url = feed.url
-        if self._stopping or url in self._asking or url not in self._feeds():
+        if self.tasks.stopping or url in self._asking or url not in self._feeds():
             return
         sub, hub, topic, step = self._next_step(url, result)
         if step in ("subscribe", "unsubscribe"):  # before asking: as the store has it now
@@ -157,7 +156,7 @@ class WebSubJobs:
                 if sub.state == "unsubscribing" and now - sub.requested_at > PENDING_TIMEOUT:
                     self.book.forget(sub)
                     self._gauge()
-                elif (not self._stopping and due_for_renewal(sub, now)
+                elif (not self.tasks.stopping and due_for_renewal(sub, now)
                       and sub.feed_url in feeds and sub.feed_url not in self._asking):
                     self._renew(sub, now)
         except IngestError as exc:  # the store's: checked again in a second
@@ -199,35 +198,7 @@ class WebSubJobs:
             finally:
                 self._asking.discard(url)
                 self._gauge()
-        self._track(asking())
-
-    # -- deliveries ----------------------------------------------------------------------
-    def _deliver(self, sub: Subscription, body: bytes, content_type: str) -> None:
-        feed = self._feeds().get(sub.feed_url)
-        if feed is None or self._stopping:
-            log.info("websub: %s: delivery dropped (%s)", sub.feed_url,
-                     "stopping" if self._stopping else "the feed is no longer configured")
-            return
-        self._track(self._take(feed, body, content_type))
-
-    async def _take(self, feed: Feed, body: bytes, content_type: str) -> None:
-        lock = self._locks.setdefault(feed.url, asyncio.Lock())
-        try:
-            async with lock:
-                result = await self._pipeline.take_delivery(feed, body, content_type)
-        except IngestError as exc:
-            log.error("websub: %s: delivery not worked: %s", feed.name, exc)
-            return
-        except Exception:  # a bug must not stop the other deliveries
-            log.exception("websub: %s: delivery not worked", feed.name)
-            return
-        self._metrics.count_work(result)
-        if result.ok:
-            log.info("websub: %s: delivery %s, %d written, %.1fs", feed.name, result.outcome,
-                     result.written, result.seconds)
-        else:
-            log.warning("websub: %s: delivery failed (%s): %s", feed.name, result.error_kind,
-                        result.error)
+        self.tasks.track(asking())
 
     # -- operations ----------------------------------------------------------------------
     def status(self) -> dict[str, dict]:
@@ -240,23 +211,6 @@ class WebSubJobs:
         counts = Counter(sub.state for sub in self.book)
         for state in STATES:
             self._metrics.subscriptions.labels(state).set(counts[state])
-
-    def _track(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def finish(self, grace: float) -> None:
-        """Let deliveries and requests finish within ``grace`` seconds, cancel the rest."""
-        self._stopping = True
-        if not self._tasks:
-            return
-        _, late = await asyncio.wait(list(self._tasks), timeout=grace)
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
-        if late:
-            log.warning("websub: cancelled %d deliveries or hub requests", len(late))
 
 
 def callback_route(callback: Callback, max_body: int) -> dict[str, tuple[Handler, int]]:

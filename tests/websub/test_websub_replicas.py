@@ -56,7 +56,7 @@ class Replica:
 
     async def idle(self) -> None:
         """Until its deliveries and hub requests are done."""
-        await until(lambda: not self.jobs._tasks)
+        await until(lambda: not self.jobs.tasks)
 
 
 def test_any_replica_verifies_and_takes_deliveries_and_one_renews(tmp_path, postgres_url):
@@ -78,7 +78,7 @@ def test_any_replica_verifies_and_takes_deliveries_and_one_renews(tmp_path, post
                 replica.jobs.start()
                 await replica.server.start()
                 stack.push_async_callback(replica.server.close)
-                stack.push_async_callback(replica.jobs.finish, 1.0)
+                stack.push_async_callback(replica.jobs.tasks.finish, 1.0)
             await life(a, b)
 
     async def call(replica: Replica, form: dict, *, lease: int | None = None,
