@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from contextlib import contextmanager
-from typing import cast
+from typing import Any, cast
 
 import httpcore
 import httpx
@@ -95,18 +95,15 @@ class PoolTransport(httpx.AsyncBaseTransport):
 
 def _pool(limits: httpx.Limits, backend: httpcore.AsyncNetworkBackend | None,
           proxy: ProxyURL | None) -> httpcore.AsyncConnectionPool:
-    tls, most = httpx.create_ssl_context(), limits.max_connections
-    kept, expiry = limits.max_keepalive_connections, limits.keepalive_expiry
+    common: dict[str, Any] = {
+        "ssl_context": httpx.create_ssl_context(), "max_connections": limits.max_connections,
+        "max_keepalive_connections": limits.max_keepalive_connections,
+        "keepalive_expiry": limits.keepalive_expiry, "network_backend": backend}
     if proxy is None:
-        return httpcore.AsyncConnectionPool(
-            ssl_context=tls, max_connections=most, max_keepalive_connections=kept,
-            keepalive_expiry=expiry, network_backend=backend)
+        return httpcore.AsyncConnectionPool(**common)
     auth = None if proxy.username is None else (proxy.username, proxy.password or "")
     if proxy.scheme.startswith("socks"):
-        return httpcore.AsyncSOCKSProxy(
-            proxy.address, proxy_auth=auth, ssl_context=tls, max_connections=most,
-            max_keepalive_connections=kept, keepalive_expiry=expiry, network_backend=backend)
+        return httpcore.AsyncSOCKSProxy(proxy.address, proxy_auth=auth, **common)
     return httpcore.AsyncHTTPProxy(
-        proxy.address, proxy_auth=auth, ssl_context=tls, max_connections=most,
-        max_keepalive_connections=kept, keepalive_expiry=expiry, network_backend=backend,
+        proxy.address, proxy_auth=auth, **common,
         proxy_ssl_context=httpx.create_ssl_context() if proxy.scheme == "https" else None)
