@@ -25,6 +25,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from ingest.config.model import HttpConfig
@@ -45,6 +46,7 @@ from ingest.models import Access, RobotsCopy
 from ingest.urls import DEFAULT_PORTS
 
 log = logging.getLogger("ingest.fetch")
+T = TypeVar("T")
 
 ROBOTS_DISALLOWED = "robots_disallowed"  # the kind of the refusal: a reason entries are skipped for
 MEMO_SIZE = 256  # origins whose parsed rules are kept in memory
@@ -91,9 +93,7 @@ class RobotsRules:
     async def _allows(self, rules: Rules, url: str) -> bool:
         if rules.parser is None:
             return True
-        if len(rules.copy.body) <= INLINE_CHARS:
-            return rules.parser.can_fetch(url, self._agent)
-        return await asyncio.to_thread(rules.parser.can_fetch, url, self._agent)
+        return await _sized(rules.copy.body, rules.parser.can_fetch, url, self._agent)
 
     async def _rules(self, origin: str, access: Access | None) -> Rules:
         """The rules of ``origin`` in force now; one load per origin at a time."""
@@ -123,8 +123,7 @@ class RobotsRules:
             self._keep(copy)
         if memo is not None and memo.copy == copy:
             return memo
-        rules = parse(copy, self._agent) if len(copy.body) <= INLINE_CHARS else (
-            await asyncio.to_thread(parse, copy, self._agent))
+        rules = await _sized(copy.body, parse, copy, self._agent)
         self._memo.pop(origin, None)
         if len(self._memo) >= MEMO_SIZE:
             del self._memo[next(iter(self._memo))]
@@ -145,6 +144,13 @@ class RobotsRules:
         except StateError as exc:
             log.warning("fetch: the copy of %s/robots.txt could not be stored, so only this "
                         "process keeps it: %s", copy.origin, exc)
+
+
+async def _sized(body: str, work: Callable[..., T], *args: Any) -> T:
+    """``work(*args)`` on the event loop for a small robots.txt ``body``, else in a thread."""
+    if len(body) <= INLINE_CHARS:
+        return work(*args)
+    return await asyncio.to_thread(work, *args)
 
 
 def origin_of(url: str) -> str | None:
