@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import fields
 
 from ingest.config.proxy_url import masked_proxy, parse_proxy
 from ingest.models import Feed
@@ -18,7 +19,9 @@ from ingest.redact import MASK
 _SECRET_HEADER = re.compile(r"(?i)cookie|auth|token|key|secret|session|passw|signature|cred")
 
 
-_FEED_DEFAULTS = (("fetch_pages", True), ("type", "feed"), ("feed_content", None))
+# Left out when at their defaults, as the file leaves them.
+_FEED_DEFAULTS = tuple((f.name, f.default) for f in fields(Feed)
+                       if f.name in ("fetch_pages", "type", "feed_content"))
 
 
 def mask_secrets(plain: dict) -> dict:
@@ -30,7 +33,7 @@ def mask_secrets(plain: dict) -> dict:
         access = feed.pop("access", None)
         if isinstance(access, dict):
             feed.update(masked_access(access))
-        for key, default in _FEED_DEFAULTS:  # left out, as the file leaves them
+        for key, default in _FEED_DEFAULTS:
             if key in feed and feed[key] == default:
                 del feed[key]
     return plain
