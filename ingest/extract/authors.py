@@ -17,7 +17,8 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from itertools import islice
-from urllib.parse import urlsplit
+
+from ingest.urls import site_of
 
 _MAX_NAME = 200  # characters: a longer "name" is a paragraph, cut before any pattern reads it
 _MAX_NAMES = 64  # names read from one page or entry (the extractor keeps 32)
@@ -178,7 +179,8 @@ def _brand_keys(site_name: str | None, url: str | None) -> frozenset[str]:
     """The outlet's names: its site name (with and without a ".fr"-like ending) and its host
     (with and without "www." and the ending): "Le Monde.fr", www.lemonde.fr → "lemonde"."""
     keys = set()
-    for name in (site_name or "")[:_MAX_NAME], _host(url):
+    host = site_of(url) if isinstance(url, str) else ""
+    for name in (site_name or "")[:_MAX_NAME], host:
         name = name.strip().casefold().removeprefix("www.")
         stem, dot, ending = name.rpartition(".")
         keys.add(_key(name))
@@ -192,12 +194,3 @@ def _brand_keys(site_name: str | None, url: str | None) -> frozenset[str]:
 
 
 _SECOND_LEVEL = frozenset({"co", "com", "org", "net", "gov", "ac", "edu", "ne", "or"})
-
-
-def _host(url: str | None) -> str:
-    if not isinstance(url, str):
-        return ""
-    try:
-        return urlsplit(url).hostname or ""
-    except ValueError:
-        return ""
