@@ -202,20 +202,20 @@ class Pipeline:
         return poll.result
 
     async def _read(self, poll: Poll, fetched: FetchResult, body_hash: str) -> ParsedFeed:
-        """The entries of the fetched bytes: a feed's, or a sitemap's (and its children's)."""
-        if self._sitemaps.wants(poll.feed, fetched):
-            return await self._sitemaps.read(poll, fetched, body_hash)
-        return await self._parse(fetched, poll.state, body_hash)
-
-    async def _parse(self, fetched: FetchResult, state: FeedState, body_hash: str) -> ParsedFeed:
-        """The feed parsed in a worker. Bytes that failed (unusable, or past the deadline)
-        are remembered, so the same body costs no second parse on the next polls."""
+        """The entries of the fetched bytes: a feed's parsed in a worker, or a sitemap's (and
+        its children's). Bytes that failed (unusable, or past the deadline) are remembered,
+        so the same body costs no second parse on the next polls."""
+        as_sitemap = self._sitemaps.wants(poll.feed, fetched)
+        state = poll.state
         failed = state.extra.get("failed_body")
         if isinstance(failed, dict) and failed.get("hash") == body_hash:
             raise FeedParseError(f"{failed.get('error')} (the same bytes again: not parsed)")
         try:
-            parsed = await self.workers.run(jobs.parse_feed, fetched.content,
-                                            fetched.final_url, fetched.content_type)
+            if as_sitemap:
+                parsed = await self._sitemaps.read(poll, fetched, body_hash)
+            else:
+                parsed = await self.workers.run(jobs.parse_feed, fetched.content,
+                                                fetched.final_url, fetched.content_type)
         except (FeedParseError, JobDeadline) as exc:
             state.extra["failed_body"] = {"hash": body_hash, "error": str(exc)}
             raise

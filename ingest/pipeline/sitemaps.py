@@ -78,7 +78,7 @@ class SitemapReader:
     async def read(self, poll: Poll, fetched: FetchResult, body_hash: str) -> ParsedFeed:
         """The recent URLs of the sitemap and of those it lists, as the poll's entries."""
         walk = self._walk(poll, recall(poll.state))
-        root = await self._root(walk, fetched, body_hash)
+        root = await self._parse(fetched, walk.since)  # a failure is remembered by the caller
         walk.parents.update(dict.fromkeys({normalize_url(poll.feed.url),
                                            normalize_url(fetched.final_url)}))
         walk.take(fetched.final_url, root, 0, {})
@@ -137,21 +137,6 @@ class SitemapReader:
                  "%d undated)", walk.poll.feed.name, walk.files, len(walk.entries), walk.old,
                  walk.undated)
         return walk.parsed()
-
-    async def _root(self, walk: Walk, fetched: FetchResult, body_hash: str) -> Sitemap:
-        """The configured sitemap parsed. Bytes that failed are remembered (as a feed's are),
-        so the same body costs no second parse on the next polls."""
-        state = walk.poll.state
-        failed = state.extra.get("failed_body")
-        if isinstance(failed, dict) and failed.get("hash") == body_hash:
-            raise FeedParseError(f"{failed.get('error')} (the same bytes again: not parsed)")
-        try:
-            sitemap = await self._parse(fetched, walk.since)
-        except (FeedParseError, JobDeadline) as exc:
-            state.extra["failed_body"] = {"hash": body_hash, "error": str(exc)}
-            raise
-        state.extra.pop("failed_body", None)
-        return sitemap
 
     async def _visit(self, walk: Walk, url: str, depth: int) -> None:
         """A listed sitemap, asked with its validators; read only when it changed."""
