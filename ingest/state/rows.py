@@ -1,5 +1,5 @@
-"""What both backends store the same way: a feed's state as a JSON object, and the
-near-duplicate index's rows read back as models.
+"""What both backends store the same way: a feed's state as a JSON object, the
+near-duplicate index's rows read back as models, and the WebSub subscriptions' SQL.
 
 A feed row that cannot be read (corrupt JSON, wrong types) is logged and the feed starts
 afresh: the row only holds validators, schedule and counters, which the next poll
@@ -20,6 +20,19 @@ log = logging.getLogger("ingest.state")
 FEED_FIELDS = [f.name for f in fields(FeedState) if f.name != "url"]
 _FIELD_TYPES = {"etag": str, "last_modified": str, "body_hash": str, "last_error": str,
                 "failures": int, "articles_written": int, "extra": dict}
+
+# a subscriptions row's columns, in the order of Subscription's fields (a row is
+# Subscription(*row))
+SUBSCRIPTION_COLUMNS = ("callback_id, feed_url, topic, hub, secret, state, lease_seconds, "
+                        "expires_at, requested_at")
+# a feed's current subscription first: its active one with the latest lease end, else its newest
+FEED_SUBSCRIPTION_ORDER = ("(state = 'active') DESC, CASE WHEN state = 'active' THEN "
+                           "COALESCE(expires_at, 0) ELSE requested_at END DESC, callback_id")
+# an upsert of a subscriptions row: the one with its callback id is replaced whole
+SUBSCRIPTION_UPSERT = ("ON CONFLICT (callback_id) DO UPDATE SET feed_url = excluded.feed_url, "
+                       "topic = excluded.topic, hub = excluded.hub, secret = excluded.secret, "
+                       "state = excluded.state, lease_seconds = excluded.lease_seconds, "
+                       "expires_at = excluded.expires_at, requested_at = excluded.requested_at")
 
 
 def feed_data(state: FeedState) -> str:

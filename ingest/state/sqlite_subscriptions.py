@@ -10,20 +10,12 @@ kept here and nowhere else; times are wall-clock epoch seconds.
 from __future__ import annotations
 
 from ingest.models import Subscription
+from ingest.state.rows import FEED_SUBSCRIPTION_ORDER as _FEED_ORDER
+from ingest.state.rows import SUBSCRIPTION_COLUMNS as _COLUMNS
+from ingest.state.rows import SUBSCRIPTION_UPSERT as _UPSERT
 from ingest.state.sqlite_base import SqliteBase
 
-# in the order of Subscription's fields, so a row is Subscription(*row)
-_COLUMNS = ("callback_id, feed_url, topic, hub, secret, state, lease_seconds, expires_at, "
-            "requested_at")
-# a feed's current row first: its active one with the latest lease end, else its newest
-_FEED_ORDER = ("(state = 'active') DESC, CASE WHEN state = 'active' THEN COALESCE(expires_at, 0) "
-               "ELSE requested_at END DESC, callback_id")
 _SELECT = f"SELECT {_COLUMNS} FROM subscriptions"
-_UPSERT_SET = ("feed_url = excluded.feed_url, topic = excluded.topic, hub = excluded.hub, "
-               "secret = excluded.secret, state = excluded.state, "
-               "lease_seconds = excluded.lease_seconds, expires_at = excluded.expires_at, "
-               "requested_at = excluded.requested_at")
-_UPSERT = f"ON CONFLICT (callback_id) DO UPDATE SET {_UPSERT_SET}"
 
 
 class SubscriptionRows(SqliteBase):
