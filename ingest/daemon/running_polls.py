@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import Any
 
 from prometheus_client import Gauge
@@ -52,9 +52,19 @@ class RunningPolls:
             return
         log.info("daemon: waiting up to %s for %d running polls",
                  format_duration(grace), len(self._tasks))
-        _, late = await asyncio.wait(list(self._tasks.values()), timeout=grace)
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
+        late = await finish_tasks(self._tasks.values(), grace)
         if late:
-            log.warning("daemon: cancelled %d polls; their feeds are due again", len(late))
+            log.warning("daemon: cancelled %d polls; their feeds are due again", late)
+
+
+async def finish_tasks(tasks: Iterable[asyncio.Task], grace: float) -> int:
+    """Let ``tasks`` finish within ``grace`` seconds, cancel the rest; how many were
+    cancelled."""
+    running = list(tasks)
+    if not running:
+        return 0
+    _, late = await asyncio.wait(running, timeout=grace)
+    for task in late:
+        task.cancel()
+    await asyncio.gather(*late, return_exceptions=True)
+    return len(late)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from ingest.daemon.metrics import Metrics
+from ingest.daemon.running_polls import finish_tasks
 from ingest.errors import IngestError
 from ingest.models import Feed, Subscription
 from ingest.pipeline.orchestrator import Pipeline
@@ -40,14 +41,9 @@ class Tasks:
     async def finish(self, grace: float) -> None:
         """Let deliveries and requests finish within ``grace`` seconds, cancel the rest."""
         self.stopping = True
-        if not self._tasks:
-            return
-        _, late = await asyncio.wait(list(self._tasks), timeout=grace)
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
+        late = await finish_tasks(self._tasks, grace)
         if late:
-            log.warning("websub: cancelled %d deliveries or hub requests", len(late))
+            log.warning("websub: cancelled %d deliveries or hub requests", late)
 
 
 class Deliveries:
