@@ -29,7 +29,7 @@ from typing import Any
 
 from ingest.config.model import Config
 from ingest.daemon.http_request import Request
-from ingest.daemon.http_server import Reply
+from ingest.daemon.http_server import Handler, Reply
 from ingest.daemon.metrics import Metrics
 from ingest.daemon.websub_deliveries import Deliveries, Tasks
 from ingest.errors import IngestError
@@ -48,7 +48,6 @@ from ingest.websub.subscriber import (
 )
 
 log = logging.getLogger("ingest.websub")
-Handler = Callable[[Request], Coroutine[Any, Any, Reply]]
 READ = ("new", "nothing_new")  # poll outcomes whose feed was read: its links are known
 OUTCOMES = ("accepted", "rejected", "unknown", "too_large")
 STATES = ("pending", "active", "unsubscribing")
@@ -67,7 +66,6 @@ class WebSubJobs:
                                      lease=cfg.websub.lease, clock=clock)
         self.tasks = Tasks()
         self.callback = Callback(self.book, Deliveries(pipeline, metrics, feeds, self.tasks),
-                                 max_body=self._max_body,
                                  lease=cfg.websub.lease,
                                  count=lambda outcome: metrics.deliveries.labels(outcome).inc(),
                                  on_change=self._gauge, clock=clock)

@@ -8,13 +8,13 @@
                                    Unknown id or another topic: 404.
     POST  a delivery               202 when signed with the subscription's secret (the
                                    body is handed to ``on_delivery`` and worked after the
-                                   reply); 403 unsigned or wrongly signed, 404 unknown id,
-                                   413 over ``max_body``.
+                                   reply); 403 unsigned or wrongly signed, 404 unknown id.
 
-The ops server reads the request (a POST within its prefix route's cap, else 413/411
-before this handler runs) and encodes the `Answer`. Everything in a request is untrusted:
-the callback id is checked for its alphabet and length before a store lookup, the lease
-is bounded, the reason a hub gives is cut before it is logged. The secret is never logged.
+The ops server reads the request (a POST within its prefix route's cap, else 413/411,
+counted as too_large, before this handler runs) and encodes the `Answer`. Everything in
+a request is untrusted: the callback id is checked for its alphabet and length before a
+store lookup, the lease is bounded, the reason a hub gives is cut before it is logged.
+The secret is never logged.
 """
 
 from __future__ import annotations
@@ -74,31 +74,28 @@ class Callback:
 
     ``on_delivery(sub, body, content_type)`` is called once per accepted delivery and
     must not block (it starts the work); ``count(outcome)`` counts each delivery as
-    accepted, rejected, unknown or too_large; ``lease``: seconds assumed when a hub's
+    accepted, rejected or unknown; ``lease``: seconds assumed when a hub's
     verification gives none."""
 
-    def __init__(self, book: SubscriptionBook, on_delivery: OnDelivery, *, max_body: int,
-                 lease: float, count: Callable[[str], object] = lambda outcome: None,
+    def __init__(self, book: SubscriptionBook, on_delivery: OnDelivery, *, lease: float,
+                 count: Callable[[str], object] = lambda outcome: None,
                  on_change: Callable[[], object] = lambda: None,
                  clock: Callable[[], float] = time.time) -> None:
         self._book = book
         self._on_delivery = on_delivery
-        self._max_body = max_body
         self._lease = lease
         self._count = count
         self._on_change = on_change  # a subscription changed state (the gauges)
         self._clock = clock
 
     async def __call__(self, request: CallbackRequest) -> Answer:
+        if request.method not in ("GET", "POST"):
+            return Answer(405, b"only GET and POST\n")
         callback_id = request.path[len(PREFIX):] if request.path.startswith(PREFIX) else ""
-        known = _is_callback_id(callback_id)
+        sub = self._book.find(callback_id) if _is_callback_id(callback_id) else None
         if request.method == "GET":
-            sub = self._book.find(callback_id) if known else None
             return self._verify(sub, request.query)
-        if request.method == "POST":
-            sub = self._book.find(callback_id) if known else None
-            return self._deliver(sub, request)
-        return Answer(405, b"only GET and POST\n")
+        return self._deliver(sub, request)
 
     def _verify(self, sub: Subscription | None, query: Mapping[str, str]) -> Answer:
         mode, challenge = query.get("hub.mode", ""), query.get("hub.challenge", "")
@@ -131,9 +128,6 @@ class Callback:
         if sub is None:
             self._count("unknown")
             return NOT_FOUND
-        if len(request.body) > self._max_body:
-            self._count("too_large")
-            return Answer(413, b"delivery too large\n")
         signature = request.headers.get("x-hub-signature")
         if not signature_ok(signature, sub.secret, request.body):
             self._count("rejected")

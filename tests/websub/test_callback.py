@@ -39,7 +39,7 @@ class Hub:
         self.delivered: list[tuple[Subscription, bytes, str]] = []
         self.counts: Counter[str] = Counter()
         self.callback = Callback(self.book, lambda *args: self.delivered.append(args),
-                                 max_body=MAX_BODY, lease=LEASE,
+                                 lease=LEASE,
                                  count=lambda outcome: self.counts.update([outcome]),
                                  clock=lambda: NOW)
 
