@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from helpers.pipeline_fakes import pipeline_config
+from helpers.pipeline_fakes import pipeline_config, public_resolver
 from ingest.config.load import load_config
 from ingest.config.model import HttpConfig, ServerConfig
 from ingest.errors import ConfigError, PermanentFetchError
@@ -47,10 +47,6 @@ class HubSite:
 
     def forms(self) -> list[dict[str, str]]:
         return [{k: v[0] for k, v in parse_qs(r.content.decode()).items()} for r in self.requests]
-
-
-async def public_resolver(host: str, port: int) -> list[str]:
-    return ["93.184.216.34"]
 
 
 def ask(tmp_path, site: HubSite, *steps, existing: Subscription | None = None):
